@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Packet helpers of the fast path: header checks, anti-spoofing data,
+ * neighbour (ARP / ND) answers for the pod gateway, TTL decrement.
+ * Pure functions on buffers so unit tests can drive them without EAL.
+ */
+#ifndef SHUNT_PKT_H
+#define SHUNT_PKT_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+
+#define POD_MAX_ADDRS 4
+
+/* The pod gateway the data plane answers for (DESIGN.md, routed model). */
+#define GW4_ADDR 0xa9fe0101u  /* 169.254.1.1 */
+extern const uint8_t gw6_addr[16];  /* fe80::1 */
+
+/* What a pod port may send from: data path reads, control path writes
+ * a whole new copy and publishes it. */
+struct pod_identity {
+	struct rte_ether_addr mac;
+	uint8_t n4, n6;
+	rte_be32_t ip4[POD_MAX_ADDRS];
+	uint8_t ip6[POD_MAX_ADDRS][16];
+};
+
+/* Result of classifying one frame. */
+enum pkt_class {
+	PKT_IPV4,        /* routable IPv4; l3 offset in *l3 */
+	PKT_IPV6,
+	PKT_ARP_GW,      /* ARP request for the gateway: answer it */
+	PKT_ND_GW,       /* neighbour solicitation for fe80::1: answer it */
+	PKT_NEIGH_OTHER, /* other ARP/ND/MLD: not forwarded, not an error */
+	PKT_DROP,        /* *reason says why */
+};
+
+/*
+ * Classify a frame: data points at its first seg_len contiguous bytes (the
+ * headers must be there), pkt_len is its whole length. If pod is non-NULL,
+ * the frame came from that pod and is checked against its identity (source
+ * MAC and address). our_mac is the data plane's MAC on the input port.
+ * Returns the class; for PKT_DROP, *reason is a drop_reason.
+ */
+enum pkt_class pkt_classify(const uint8_t *data, uint32_t seg_len,
+			    uint32_t pkt_len,
+			    const struct pod_identity *pod,
+			    const struct rte_ether_addr *our_mac,
+			    uint32_t *reason);
+
+/* True when the pod may send from this IPv4 / IPv6 source address. */
+bool pod_owns_ip4(const struct pod_identity *pod, rte_be32_t a);
+bool pod_owns_ip6(const struct pod_identity *pod, const uint8_t *a);
+
+/* Turn an ARP request (classified PKT_ARP_GW) into the reply, in place. */
+void pkt_arp_reply(uint8_t *data, const struct rte_ether_addr *our_mac);
+
+/* Turn a neighbour solicitation (PKT_ND_GW) into the advertisement, in
+ * place. data must have room for ND_REPLY_LEN bytes. Returns the new frame
+ * length (ND_REPLY_LEN). */
+#define ND_REPLY_LEN (RTE_ETHER_HDR_LEN + 40 + 32)
+uint32_t pkt_nd_reply(uint8_t *data, uint32_t len,
+		      const struct rte_ether_addr *our_mac);
+
+/* Decrement the IPv4 TTL with an incremental checksum update (RFC 1624).
+ * Returns false when the packet must be dropped (TTL would reach 0). */
+bool pkt_ipv4_ttl_dec(struct rte_ipv4_hdr *ip);
+
+/* Same for the IPv6 hop limit (no header checksum). */
+bool pkt_ipv6_hop_dec(struct rte_ipv6_hdr *ip6);
+
+#endif

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Ports backed by a DPDK ethdev: "veth" pod ports (the host end of a veth
+ * through net_af_xdp, else net_af_packet) and "eth" uplinks (any device
+ * given by devargs).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include "dp.h"
+#include "log.h"
+
+static int ethdev_setup(struct port *p, uint16_t nq, char *err, size_t errlen)
+{
+	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_dev_info info;
+	uint16_t port = p->eth_port, nrx, ntx;
+	uint16_t nb_rxd = (uint16_t)dp.cfg.rx_ring, nb_txd = (uint16_t)dp.cfg.tx_ring;
+	int rc;
+
+	rc = rte_eth_dev_info_get(port, &info);
+	if (rc < 0)
+		goto fail;
+	nrx = RTE_MIN(nq, info.max_rx_queues);
+	ntx = (uint16_t)(dp.n_workers < DP_MAX_QUEUES ? dp.n_workers : DP_MAX_QUEUES);
+	ntx = RTE_MIN(ntx, info.max_tx_queues);
+	if (nrx == 0 || ntx == 0) {
+		rc = -ENOTSUP;
+		goto fail;
+	}
+	rc = rte_eth_dev_configure(port, nrx, ntx, &conf);
+	if (rc < 0)
+		goto fail;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
+	if (rc < 0)
+		goto fail;
+	for (uint16_t q = 0; q < nrx; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, nb_rxd,
+			rte_eth_dev_socket_id(port), NULL, dp.pool);
+		if (rc < 0)
+			goto fail;
+	}
+	for (uint16_t q = 0; q < ntx; q++) {
+		rc = rte_eth_tx_queue_setup(port, q, nb_txd,
+			rte_eth_dev_socket_id(port), NULL);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc < 0)
+		goto fail;
+	/* Pods and peers address frames to our MAC; promiscuous mode is
+	 * only a courtesy for drivers that filter before us. */
+	rte_eth_promiscuous_enable(port);
+	rte_eth_macaddr_get(port, &p->mac);
+	p->n_rxq = nrx;
+	p->n_txq = ntx;
+	return 0;
+fail:
+	snprintf(err, errlen, "setting up %s: %s", p->devname, rte_strerror(-rc));
+	return rc;
+}
+
+static int vdev_open(struct port *p, const char *drv, const char *args,
+		     char *err, size_t errlen)
+{
+	int rc;
+
+	snprintf(p->devname, sizeof(p->devname), "%s_%s", drv, p->args.name);
+	rc = rte_vdev_init(p->devname, args);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s on %s: %s", drv, p->args.ifname,
+			 rte_strerror(-rc));
+		return rc;
+	}
+	rc = rte_eth_dev_get_port_by_name(p->devname, &p->eth_port);
+	if (rc == 0)
+		rc = ethdev_setup(p, 1, err, errlen);
+	if (rc < 0) {
+		rte_eth_dev_close(p->eth_port);
+		rte_vdev_uninit(p->devname);
+		return rc;
+	}
+	snprintf(p->driver, sizeof(p->driver), "%s", drv + 4);
+	return 0;
+}
+
+static int veth_open(struct port *p, char *err, size_t errlen)
+{
+	const char *mode = p->args.veth_mode[0] ? p->args.veth_mode : "auto";
+	char args[128];
+	int rc = -EINVAL;
+
+	if (strcmp(mode, "auto") != 0 && strcmp(mode, "af_xdp") != 0 &&
+	    strcmp(mode, "af_packet") != 0) {
+		snprintf(err, errlen, "veth mode '%s': expected auto, af_xdp or af_packet",
+			 mode);
+		return -EINVAL;
+	}
+	if (strcmp(mode, "af_packet") != 0) {
+		snprintf(args, sizeof(args), "iface=%s,start_queue=0,queue_count=1",
+			 p->args.ifname);
+		rc = vdev_open(p, "net_af_xdp", args, err, errlen);
+		if (rc == 0 || strcmp(mode, "af_xdp") == 0)
+			return rc;
+		log_warn("port %s: AF_XDP unavailable (%s); using AF_PACKET",
+			 p->args.name, err);
+	}
+	snprintf(args, sizeof(args), "iface=%s,qpairs=%u", p->args.ifname,
+		 dp.n_workers < DP_MAX_QUEUES ? dp.n_workers : DP_MAX_QUEUES);
+	return vdev_open(p, "net_af_packet", args, err, errlen);
+}
+
+static void ethdev_stop(struct port *p)
+{
+	rte_eth_dev_stop(p->eth_port);
+	rte_eth_dev_close(p->eth_port);
+}
+
+static void veth_close(struct port *p)
+{
+	ethdev_stop(p);
+	rte_vdev_uninit(p->devname);
+}
+
+static struct rte_device *eth_device(uint16_t port)
+{
+	struct rte_eth_dev_info info;
+
+	return rte_eth_dev_info_get(port, &info) == 0 ? info.device : NULL;
+}
+
+static int eth_open(struct port *p, char *err, size_t errlen)
+{
+	const char *da = p->args.devargs;
+	size_t n = strcspn(da, ",");
+	int rc;
+
+	if (n == 0 || n >= sizeof(p->devname)) {
+		snprintf(err, errlen, "devargs '%s': no device name", da);
+		return -EINVAL;
+	}
+	memcpy(p->devname, da, n);
+	p->devname[n] = '\0';
+	rc = rte_dev_probe(da);
+	if (rc < 0) {
+		snprintf(err, errlen, "probing '%s': %s", da, rte_strerror(-rc));
+		return rc;
+	}
+	rc = rte_eth_dev_get_port_by_name(p->devname, &p->eth_port);
+	if (rc < 0) {
+		snprintf(err, errlen, "'%s' is not an ethernet device", p->devname);
+		return rc;
+	}
+	rc = ethdev_setup(p, 1, err, errlen);
+	if (rc < 0) {
+		struct rte_device *dev = eth_device(p->eth_port);
+
+		rte_eth_dev_close(p->eth_port);
+		if (dev != NULL)
+			rte_dev_remove(dev);
+		return rc;
+	}
+	struct rte_eth_dev_info info;
+	if (rte_eth_dev_info_get(p->eth_port, &info) == 0)
+		snprintf(p->driver, sizeof(p->driver), "%s", info.driver_name);
+	return 0;
+}
+
+static void eth_close(struct port *p)
+{
+	struct rte_device *dev = eth_device(p->eth_port);
+
+	ethdev_stop(p);
+	if (dev != NULL)
+		rte_dev_remove(dev);
+}
+
+static uint16_t ethdev_rx(struct port *p, uint16_t q, struct rte_mbuf **pkts,
+			  uint16_t n)
+{
+	return rte_eth_rx_burst(p->eth_port, q, pkts, n);
+}
+
+static uint16_t ethdev_tx(struct port *p, uint16_t q, struct rte_mbuf **pkts,
+			  uint16_t n)
+{
+	return rte_eth_tx_burst(p->eth_port, q, pkts, n);
+}
+
+static bool ethdev_is_up(struct port *p)
+{
+	struct rte_eth_link link;
+
+	return rte_eth_link_get_nowait(p->eth_port, &link) == 0 &&
+	       link.link_status == RTE_ETH_LINK_UP;
+}
+
+static void veth_info(struct port *p, json_t *o)
+{
+	json_object_set_new(o, "ifname", json_string(p->args.ifname));
+}
+
+static void eth_info(struct port *p, json_t *o)
+{
+	json_object_set_new(o, "devargs", json_string(p->args.devargs));
+}
+
+const struct port_ops port_veth_ops = {
+	.kind = "veth",
+	.open = veth_open,
+	.close = veth_close,
+	.rx = ethdev_rx,
+	.tx = ethdev_tx,
+	.is_up = ethdev_is_up,
+	.info = veth_info,
+};
+
+const struct port_ops port_eth_ops = {
+	.kind = "eth",
+	.open = eth_open,
+	.close = eth_close,
+	.rx = ethdev_rx,
+	.tx = ethdev_tx,
+	.is_up = ethdev_is_up,
+	.info = eth_info,
+};

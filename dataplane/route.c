@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Routes: IPv4 and IPv6 longest-prefix match with rte_fib / rte_fib6.
+ *
+ * Each route owns one next-hop slot (slot i+1 for route i), so changing a
+ * route never rewrites a slot a worker may be reading: a deleted route's
+ * slot is reused only after dp_sync(). rte_fib has no RCU hook in 22.11;
+ * its tables are preallocated, so a lookup racing a change reads either
+ * the old or the new next hop, never freed memory.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <rte_errno.h>
+#include <rte_fib.h>
+#include <rte_fib6.h>
+#include <rte_malloc.h>
+#include "dp.h"
+#include "log.h"
+
+#define ROUTE_MAX (ROUTE_MAX_NH - 1)
+
+struct route {
+	bool used;
+	bool owned;     /* made by port.add for a pod address */
+	int family;
+	uint8_t depth;
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+static struct route *routes;  /* control path, [ROUTE_MAX] */
+
+int route_init(char *err, size_t errlen)
+{
+	struct rte_fib_conf c4 = {
+		.type = RTE_FIB_DIR24_8,
+		.default_nh = ROUTE_NH_NONE,
+		.max_routes = ROUTE_MAX,
+		.dir24_8 = { .nh_sz = RTE_FIB_DIR24_8_2B, .num_tbl8 = 1024 },
+	};
+	struct rte_fib6_conf c6 = {
+		.type = RTE_FIB6_TRIE,
+		.default_nh = ROUTE_NH_NONE,
+		.max_routes = ROUTE_MAX,
+		.trie = { .nh_sz = RTE_FIB6_TRIE_2B, .num_tbl8 = 4096 },
+	};
+
+	routes = calloc(ROUTE_MAX, sizeof(*routes));
+	dp.nh = rte_zmalloc("shunt_nh", sizeof(*dp.nh) * ROUTE_MAX_NH, 0);
+	if (routes == NULL || dp.nh == NULL) {
+		snprintf(err, errlen, "no memory for the route table");
+		return -ENOMEM;
+	}
+	dp.fib4 = rte_fib_create("shunt_fib4", SOCKET_ID_ANY, &c4);
+	if (dp.fib4 == NULL) {
+		snprintf(err, errlen, "rte_fib_create: %s", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	dp.fib6 = rte_fib6_create("shunt_fib6", SOCKET_ID_ANY, &c6);
+	if (dp.fib6 == NULL) {
+		snprintf(err, errlen, "rte_fib6_create: %s", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
+}
+
+/* Parse "a.b.c.d/n" or "x::y/n"; host bits must be zero. */
+static int prefix_parse(const char *s, int *family, uint8_t *addr,
+			uint8_t *depth, char *err, size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	long d;
+	int max;
+
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash == NULL)
+		goto bad;
+	*slash = '\0';
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, buf, addr) == 1) {
+		*family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, addr) == 1) {
+		*family = AF_INET6;
+		max = 128;
+	} else {
+		goto bad;
+	}
+	errno = 0;
+	d = strtol(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end != '\0' || d < 0 || d > max)
+		goto bad;
+	*depth = (uint8_t)d;
+	for (int bit = (int)d; bit < max; bit++)
+		if (addr[bit / 8] & (0x80 >> (bit % 8))) {
+			snprintf(err, errlen,
+				 "prefix '%s': host bits set past /%ld", s, d);
+			return -EINVAL;
+		}
+	return 0;
+bad:
+	snprintf(err, errlen, "prefix '%s' is not ADDRESS/LENGTH", s);
+	return -EINVAL;
+}
+
+static struct route *route_find(int family, const uint8_t *addr, uint8_t depth)
+{
+	for (int i = 0; i < ROUTE_MAX; i++)
+		if (routes[i].used && routes[i].family == family &&
+		    routes[i].depth == depth &&
+		    memcmp(routes[i].addr, addr, 16) == 0)
+			return &routes[i];
+	return NULL;
+}
+
+static int fib_apply(const struct route *r, uint16_t nh, bool add)
+{
+	uint32_t a4;
+
+	if (r->family == AF_INET) {
+		memcpy(&a4, r->addr, 4);
+		return add ? rte_fib_add(dp.fib4, ntohl(a4), r->depth, nh)
+			   : rte_fib_delete(dp.fib4, ntohl(a4), r->depth);
+	}
+	return add ? rte_fib6_add(dp.fib6, r->addr, r->depth, nh)
+		   : rte_fib6_delete(dp.fib6, r->addr, r->depth);
+}
+
+int route_add(const char *prefix, const char *port_name,
+	      const struct rte_ether_addr *mac, bool owned_by_port,
+	      char *err, size_t errlen)
+{
+	struct route r = { .used = true, .owned = owned_by_port };
+	struct port *p = port_find(port_name);
+	int i, rc;
+
+	rc = prefix_parse(prefix, &r.family, r.addr, &r.depth, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (p == NULL) {
+		snprintf(err, errlen, "no port named '%s'", port_name);
+		return -ENOENT;
+	}
+	if (mac == NULL && p->pod == NULL) {
+		snprintf(err, errlen,
+			 "route %s via uplink '%s' needs the next hop's mac",
+			 prefix, port_name);
+		return -EINVAL;
+	}
+	if (route_find(r.family, r.addr, r.depth) != NULL) {
+		snprintf(err, errlen, "route %s exists", prefix);
+		return -EEXIST;
+	}
+	for (i = 0; i < ROUTE_MAX && routes[i].used; i++)
+		;
+	if (i == ROUTE_MAX) {
+		snprintf(err, errlen, "route table full (%d)", ROUTE_MAX);
+		return -ENOSPC;
+	}
+	r.port = p->id;
+	/* The slot is unused and no worker can reach it before fib_apply. */
+	dp.nh[i + 1].port = p->id;
+	dp.nh[i + 1].mac = mac != NULL ? *mac : p->pod->mac;
+	rc = fib_apply(&r, (uint16_t)(i + 1), true);
+	if (rc < 0) {
+		snprintf(err, errlen, "adding %s to the fib: %s", prefix,
+			 strerror(-rc));
+		return rc;
+	}
+	routes[i] = r;
+	log_debug("route %s -> %s (nh %d)", prefix, port_name, i + 1);
+	return 0;
+}
+
+int route_del(const char *prefix, char *err, size_t errlen)
+{
+	struct route key, *r;
+	int rc;
+
+	rc = prefix_parse(prefix, &key.family, key.addr, &key.depth, err,
+			  errlen);
+	if (rc < 0)
+		return rc;
+	r = route_find(key.family, key.addr, key.depth);
+	if (r == NULL) {
+		snprintf(err, errlen, "no route %s", prefix);
+		return -ENOENT;
+	}
+	if (r->owned) {
+		snprintf(err, errlen,
+			 "route %s belongs to port %s: delete the port",
+			 prefix, dp.ports[r->port]->args.name);
+		return -EPERM;
+	}
+	fib_apply(r, 0, false);
+	dp_sync();
+	r->used = false;
+	return 0;
+}
+
+void route_del_port(uint16_t port)
+{
+	bool any = false;
+
+	for (int i = 0; i < ROUTE_MAX; i++)
+		if (routes[i].used && routes[i].port == port) {
+			fib_apply(&routes[i], 0, false);
+			any = true;
+		}
+	if (!any)
+		return;
+	dp_sync();
+	for (int i = 0; i < ROUTE_MAX; i++)
+		if (routes[i].used && routes[i].port == port)
+			routes[i].used = false;
+}
+
+json_t *route_list(void)
+{
+	json_t *a = json_array();
+	char addr[INET6_ADDRSTRLEN], buf[INET6_ADDRSTRLEN + 8], mac[32];
+
+	for (int i = 0; i < ROUTE_MAX; i++) {
+		const struct route *r = &routes[i];
+
+		if (!r->used)
+			continue;
+		inet_ntop(r->family, r->addr, addr, sizeof(addr));
+		snprintf(buf, sizeof(buf), "%s/%u", addr, r->depth);
+		rte_ether_format_addr(mac, sizeof(mac), &dp.nh[i + 1].mac);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}",
+			"prefix", buf, "port", dp.ports[r->port]->args.name,
+			"mac", mac, "pod", r->owned));
+	}
+	return a;
+}
