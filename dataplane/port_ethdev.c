@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
@@ -99,6 +100,10 @@ static int veth_open(struct port *p, char *err, size_t errlen)
 		snprintf(err, errlen, "veth mode '%s': expected auto, af_xdp or af_packet",
 			 mode);
 		return -EINVAL;
+	}
+	if (if_nametoindex(p->args.ifname) == 0) {
+		snprintf(err, errlen, "no interface '%s'", p->args.ifname);
+		return -ENODEV;
 	}
 	if (strcmp(mode, "af_packet") != 0) {
 		snprintf(args, sizeof(args), "iface=%s,start_queue=0,queue_count=1",
