@@ -172,6 +172,11 @@ static void process_burst(struct worker *wk, struct port *in,
 			c->neigh_replies++;
 			tx_enqueue(wk, in, m);
 			break;
+		case PKT_ECHO_GW:
+			pkt_echo_reply(d, rte_pktmbuf_data_len(m), &in->mac);
+			c->neigh_replies++;
+			tx_enqueue(wk, in, m);
+			break;
 		case PKT_NEIGH_OTHER:
 			drop(c, m, DROP_NEIGH_IGNORED);
 			break;

@@ -93,6 +93,17 @@ static enum pkt_class classify_ipv4(const uint8_t *data, uint32_t len,
 		return drop(reason, DROP_MALFORMED);
 	if (pod != NULL && !pod_owns_ip4(pod, ip->src_addr))
 		return drop(reason, DROP_SPOOF_IP);
+	if (ip->dst_addr == RTE_BE32(GW4_ADDR)) {
+		const uint8_t *icmp = (const uint8_t *)ip + hl;
+
+		/* Only pods may ping their gateway; unfragmented, whole. */
+		if (pod != NULL && ip->next_proto_id == IPPROTO_ICMP &&
+		    tl == pkt_len - RTE_ETHER_HDR_LEN && tl >= hl + 8 &&
+		    len >= RTE_ETHER_HDR_LEN + hl + 8 && icmp[0] == 8 &&
+		    (ip->fragment_offset & RTE_BE16(0x3fff)) == 0)
+			return PKT_ECHO_GW;
+		return drop(reason, DROP_UNSUPPORTED);
+	}
 	/* Routed model: no broadcast or multicast crosses pods. */
 	if ((rte_be_to_cpu_32(ip->dst_addr) >> 28) >= 14 ||
 	    ip->dst_addr == RTE_BE32(0xffffffff))
@@ -140,6 +151,15 @@ static enum pkt_class classify_ipv6(const uint8_t *data, uint32_t len,
 	}
 	if (ip6->dst_addr[0] == 0xff)
 		return drop(reason, DROP_UNSUPPORTED);
+	if (memcmp(ip6->dst_addr, gw6_addr, 16) == 0) {
+		const uint8_t *icmp = (const uint8_t *)(ip6 + 1);
+
+		if (pod != NULL && to_us && ip6->proto == IPPROTO_ICMPV6 &&
+		    pl >= 8 && pl == pkt_len - RTE_ETHER_HDR_LEN - sizeof(*ip6) &&
+		    len == pkt_len && icmp[0] == 128)
+			return PKT_ECHO_GW;
+		return drop(reason, DROP_UNSUPPORTED);
+	}
 	if (!to_us)
 		return drop(reason, DROP_NOT_FOR_US);
 	if (pod != NULL && !pod_owns_ip6(pod, ip6->src_addr))
@@ -233,6 +253,44 @@ uint32_t pkt_nd_reply(uint8_t *data, uint32_t len,
 	na->opt_mac = *our_mac;
 	na->cksum = rte_ipv6_udptcp_cksum(ip6, na);
 	return ND_REPLY_LEN;
+}
+
+static uint16_t csum_replace16(uint16_t hc, uint16_t m, uint16_t m2);
+
+void pkt_echo_reply(uint8_t *data, uint32_t len,
+		    const struct rte_ether_addr *our_mac)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)data;
+
+	(void)len;
+	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+	rte_ether_addr_copy(our_mac, &eth->src_addr);
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+		uint8_t *icmp = (uint8_t *)ip + (ip->version_ihl & 0x0f) * 4;
+		rte_be16_t *ck = (rte_be16_t *)(icmp + 2);
+
+		ip->dst_addr = ip->src_addr;
+		ip->src_addr = RTE_BE32(GW4_ADDR);
+		ip->time_to_live = 64;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		/* Type 8 -> 0 changes one 16-bit word of the ICMP message. */
+		*ck = rte_cpu_to_be_16(csum_replace16(rte_be_to_cpu_16(*ck),
+				       (uint16_t)(icmp[0] << 8 | icmp[1]),
+				       (uint16_t)(0 << 8 | icmp[1])));
+		icmp[0] = 0;
+	} else {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
+		uint8_t *icmp = (uint8_t *)(ip6 + 1);
+
+		memcpy(ip6->dst_addr, ip6->src_addr, 16);
+		memcpy(ip6->src_addr, gw6_addr, 16);
+		ip6->hop_limits = 64;
+		icmp[0] = 129;
+		icmp[2] = icmp[3] = 0;
+		*(rte_be16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip6, icmp);
+	}
 }
 
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), on 16-bit words. */

@@ -33,6 +33,7 @@ enum pkt_class {
 	PKT_IPV6,
 	PKT_ARP_GW,      /* ARP request for the gateway: answer it */
 	PKT_ND_GW,       /* neighbour solicitation for fe80::1: answer it */
+	PKT_ECHO_GW,     /* ICMP/ICMPv6 echo request to the gateway: answer it */
 	PKT_NEIGH_OTHER, /* other ARP/ND/MLD: not forwarded, not an error */
 	PKT_DROP,        /* *reason says why */
 };
@@ -63,6 +64,11 @@ void pkt_arp_reply(uint8_t *data, const struct rte_ether_addr *our_mac);
 #define ND_REPLY_LEN (RTE_ETHER_HDR_LEN + 40 + 32)
 uint32_t pkt_nd_reply(uint8_t *data, uint32_t len,
 		      const struct rte_ether_addr *our_mac);
+
+/* Turn an echo request to the gateway (PKT_ECHO_GW) into the reply, in
+ * place; the frame's length does not change. */
+void pkt_echo_reply(uint8_t *data, uint32_t len,
+		    const struct rte_ether_addr *our_mac);
 
 /* Decrement the IPv4 TTL with an incremental checksum update (RFC 1624).
  * Returns false when the packet must be dropped (TTL would reach 0). */

@@ -262,6 +262,52 @@ static void test_ipv6(void)
 	CHECK(!pkt_ipv6_hop_dec(ip6));
 }
 
+static void test_echo(void)
+{
+	uint8_t f[256];
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + RTE_ETHER_HDR_LEN);
+	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(f + RTE_ETHER_HDR_LEN);
+	uint8_t *icmp = (uint8_t *)(ip + 1), *icmp6 = (uint8_t *)(ip6 + 1);
+	uint32_t reason = 0, len;
+
+	len = frame_ipv4(f, "10.0.0.2", "169.254.1.1", 64, 64);
+	ip->next_proto_id = IPPROTO_ICMP;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	for (int i = 0; i < 64; i++)
+		icmp[i] = (uint8_t)(i * 7);
+	icmp[0] = 8;
+	icmp[1] = 0;
+	icmp[2] = icmp[3] = 0;
+	*(uint16_t *)(icmp + 2) = (uint16_t)~rte_raw_cksum(icmp, 64);
+	CHECK(pkt_classify(f, len, len, &pod, &our, &reason) == PKT_ECHO_GW);
+	CHECK(pkt_classify(f, len, len, NULL, &our, &reason) == PKT_DROP);
+	pkt_echo_reply(f, len, &our);
+	CHECK(icmp[0] == 0);
+	CHECK(rte_raw_cksum(icmp, 64) == 0xffff);  /* checksum still valid */
+	CHECK(rte_ipv4_cksum(ip) == 0 || rte_ipv4_cksum(ip) == 0xffff);
+	CHECK(ip->src_addr == htonl(GW4_ADDR) && ip->dst_addr == pod.ip4[0]);
+	CHECK(rte_is_same_ether_addr(&((struct rte_ether_hdr *)f)->dst_addr, &podmac));
+	/* Not an echo request: dropped, never forwarded. */
+	len = frame_ipv4(f, "10.0.0.2", "169.254.1.1", 64, 64);
+	CHECK(pkt_classify(f, len, len, &pod, &our, &reason) == PKT_DROP &&
+	      reason == DROP_UNSUPPORTED);
+
+	/* IPv6 echo to fe80::1 from the pod's link-local address. */
+	len = frame_ns(f, "fe80::858:aff:fe00:2", "fe80::1", 64, false);
+	((struct rte_ether_hdr *)f)->dst_addr = our;
+	inet_pton(AF_INET6, "fe80::1", ip6->dst_addr);
+	memset(icmp6, 0, 24);
+	icmp6[0] = 128;
+	icmp6[7] = 5;
+	*(uint16_t *)(icmp6 + 2) = rte_ipv6_udptcp_cksum(ip6, icmp6);
+	CHECK(pkt_classify(f, len, len, &pod, &our, &reason) == PKT_ECHO_GW);
+	pkt_echo_reply(f, len, &our);
+	CHECK(icmp6[0] == 129);
+	CHECK(rte_ipv6_udptcp_cksum_verify(ip6, icmp6) == 0);
+	CHECK(memcmp(ip6->src_addr, gw6_addr, 16) == 0);
+}
+
 /* Random frames: classification must stay in bounds (run under ASan in
  * debug builds) and never call a frame with a bad header routable. */
 static void test_fuzz(void)
@@ -303,6 +349,7 @@ int main(void)
 	test_ipv4();
 	test_ttl();
 	test_ipv6();
+	test_echo();
 	test_fuzz();
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);

@@ -34,6 +34,8 @@ ok, out = a.ping("fd50::3", six=True)
 check(ok, "IPv6 ping pod1 -> pod2")
 if not ok:
     print(out)
+check(a.ping("169.254.1.1", count=2)[0], "the IPv4 gateway answers ping")
+check(a.ping("fe80::1%eth0", count=2, six=True)[0], "the IPv6 gateway answers ping")
 s1 = dp.stats("pod1")
 check(s1["neigh_replies"] >= 2, "gateway ARP and ND answered (%d)" % s1["neigh_replies"])
 check(s1["rx_pkts"] >= 9 and s1["tx_pkts"] >= 9, "pod1 counters move (rx %d tx %d)" % (
