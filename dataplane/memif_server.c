@@ -984,7 +984,7 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 	struct memif_proto_ring *ring;
 	uint16_t cur, head, avail, want, nrx = 0;
 	uint64_t bad = 0, nombuf = 0;
-	bool stop = false;
+	bool stop = false, wide = false;
 
 	c = __atomic_load_n(&s->live, __ATOMIC_ACQUIRE);
 	if (unlikely(c == NULL || qid >= c->n_c2s || n == 0))
@@ -1012,10 +1012,17 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 	}
 
 	while (avail > 0 && nrx < want && !stop) {
-		uint16_t w = RTE_MIN(avail, (uint16_t)MEMIF_SERVER_RX_WINDOW);
+		/* Look at as many descriptors as packets still wanted (the
+		 * common case: one each); widen only for a chain that does
+		 * not fit. */
+		uint16_t lim = wide ? MEMIF_SERVER_RX_WINDOW :
+			       RTE_MIN((uint16_t)(want - nrx),
+				       (uint16_t)MEMIF_SERVER_RX_WINDOW);
+		uint16_t w = RTE_MIN(avail, lim);
 		uint16_t slot = cur & q->mask;
 		uint16_t first = RTE_MIN(w, (uint16_t)(q->size - slot));
 		uint16_t i = 0, k;
+		bool widen = false;
 
 		/* Private copy first: the client may rewrite the ring while
 		 * we look at it, our checks must hold for what we use. */
@@ -1031,7 +1038,7 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 		while (i < w && nrx < want) {
 			struct rte_mbuf *m = pkts[nrx];
 			uint16_t e = i;
-			uint32_t total;
+			uint64_t total;	/* 64 lengths of up to 4 GiB each */
 			bool ok;
 
 			/* Fast path: one descriptor that fits one mbuf. */
@@ -1059,12 +1066,16 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 			}
 			if ((d[e].flags & MEMIF_PROTO_DESC_FLAG_NEXT) &&
 			    e - i + 1 < MEMIF_SERVER_MAX_CHAIN) {
-				/* Incomplete here. Start the next window at
-				 * its first descriptor, or wait for the client
-				 * to publish the rest, unless the ring is full
-				 * and the rest can never come. */
+				/* Incomplete here. Restart the window at the
+				 * chain, or widen it, or wait for the client
+				 * to publish the rest, unless the ring is
+				 * full and the rest can never come. */
 				if (i > 0)
 					break;
+				if (w < RTE_MIN(avail, (uint16_t)MEMIF_SERVER_RX_WINDOW)) {
+					wide = widen = true;
+					break;
+				}
 				if (avail < q->size) {
 					stop = true;
 					break;
@@ -1097,7 +1108,7 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 		}
 		cur = (uint16_t)(cur + i);
 		avail = (uint16_t)(avail - i);
-		if (i == 0)
+		if (i == 0 && !widen)
 			break;
 	}
 

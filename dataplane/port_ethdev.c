@@ -66,7 +66,7 @@ fail:
 }
 
 static int vdev_open(struct port *p, const char *drv, const char *args,
-		     char *err, size_t errlen)
+		     uint16_t nq, char *err, size_t errlen)
 {
 	int rc;
 
@@ -79,7 +79,7 @@ static int vdev_open(struct port *p, const char *drv, const char *args,
 	}
 	rc = rte_eth_dev_get_port_by_name(p->devname, &p->eth_port);
 	if (rc == 0)
-		rc = ethdev_setup(p, 1, err, errlen);
+		rc = ethdev_setup(p, nq, err, errlen);
 	if (rc < 0) {
 		rte_eth_dev_close(p->eth_port);
 		rte_vdev_uninit(p->devname);
@@ -93,6 +93,7 @@ static int veth_open(struct port *p, char *err, size_t errlen)
 {
 	const char *mode = p->args.veth_mode[0] ? p->args.veth_mode : "auto";
 	char args[128];
+	uint16_t nq;
 	int rc = -EINVAL;
 
 	if (strcmp(mode, "auto") != 0 && strcmp(mode, "af_xdp") != 0 &&
@@ -108,15 +109,18 @@ static int veth_open(struct port *p, char *err, size_t errlen)
 	if (strcmp(mode, "af_packet") != 0) {
 		snprintf(args, sizeof(args), "iface=%s,start_queue=0,queue_count=1",
 			 p->args.ifname);
-		rc = vdev_open(p, "net_af_xdp", args, err, errlen);
+		rc = vdev_open(p, "net_af_xdp", args, 1, err, errlen);
 		if (rc == 0 || strcmp(mode, "af_xdp") == 0)
 			return rc;
 		log_warn("port %s: AF_XDP unavailable (%s); using AF_PACKET",
 			 p->args.name, err);
 	}
-	snprintf(args, sizeof(args), "iface=%s,qpairs=%u", p->args.ifname,
-		 dp.n_workers < DP_MAX_QUEUES ? dp.n_workers : DP_MAX_QUEUES);
-	return vdev_open(p, "net_af_packet", args, err, errlen);
+	/* One queue pair per worker: every worker may transmit to a pod. The
+	 * kernel fans received frames out over all of them (PACKET_FANOUT),
+	 * so all are polled. */
+	nq = (uint16_t)(dp.n_workers < DP_MAX_QUEUES ? dp.n_workers : DP_MAX_QUEUES);
+	snprintf(args, sizeof(args), "iface=%s,qpairs=%u", p->args.ifname, nq);
+	return vdev_open(p, "net_af_packet", args, nq, err, errlen);
 }
 
 static void ethdev_stop(struct port *p)

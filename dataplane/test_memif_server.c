@@ -277,7 +277,8 @@ enum {
 	W_ECHO = 1,		/* send what arrives back to the client */
 	W_INJECT = 2,		/* send fresh test packets every loop */
 	W_INJECT_IDLE = 4,	/* ... only in loops that received nothing */
-	W_BIG = 8,		/* every 8th injected packet is 3000 bytes */
+	W_BIG = 8,		/* inject 3000-byte packets instead of 64 */
+	W_FAST = 16,		/* rate runs: no per-packet checks, template tx */
 };
 
 struct worker {
@@ -305,13 +306,22 @@ static uint64_t wget(const uint64_t *c)
 static void worker_inject(struct worker *w, struct memif_server *s,
 			  uint16_t q)
 {
+	static uint8_t tmpl[64];
 	struct rte_mbuf *pk[BURST];
-	uint16_t n = 0, sent;
+	uint16_t n = 0, sent, i;
 
+	if (w->mode & W_FAST) {
+		/* As a forwarding app would: bulk mbufs, 64-byte frames. */
+		if (tmpl[12] == 0)
+			pkt_fill(tmpl, 64, 0);
+		if (rte_pktmbuf_alloc_bulk(g_pool, pk, BURST) != 0)
+			return;
+		for (i = 0; i < BURST; i++)
+			rte_memcpy(rte_pktmbuf_append(pk[i], 64), tmpl, 64);
+		n = BURST;
+	}
 	while (n < BURST) {
-		bool big = (w->mode & W_BIG) && (w->seq % 8 == 0);
-
-		pk[n] = mk_pkt(big ? 3000 : 64, w->seq, 1500);
+		pk[n] = mk_pkt((w->mode & W_BIG) ? 3000 : 64, w->seq, 1500);
 		if (pk[n] == NULL)
 			break;
 		w->seq++;
@@ -343,6 +353,16 @@ static void *worker_main(void *arg)
 			uint64_t ok = 0, bad = 0, ip = 0, ms = 0;
 
 			n = memif_server_rx_burst(s, q, pk, BURST);
+			if (mode & W_FAST) {
+				if (n > 0) {
+					busy = true;
+					wadd(&w->rx, n);
+					rte_pktmbuf_free_bulk(pk, n);
+				}
+				if (mode & W_INJECT)
+					worker_inject(w, s, q);
+				continue;
+			}
 			for (i = 0; i < n; i++) {
 				int v = mbuf_verify(pk[i]);
 
@@ -465,6 +485,10 @@ static pid_t testpmd_start(const char *netns, const char *sock,
 	argv[a++] = "--txpkts=64";
 	argv[a++] = "--total-num-mbufs=8192";
 	argv[a++] = "--port-topology=loop";
+	/* testpmd mlockall()s by default; with --no-huge that populated
+	 * and locked so much here that starting (and, once killed,
+	 * exiting) took minutes. */
+	argv[a++] = "--no-mlockall";
 	argv[a++] = NULL;
 
 	pid = fork();
@@ -973,12 +997,39 @@ static pid_t raw_flood_start(const char *name)
 /* 1. Interop with DPDK's memif client                                       */
 /* ------------------------------------------------------------------------ */
 
+static void echo_phase(struct memif_server *s, const char *name,
+		       const char *out, int mode, const char *what)
+{
+	uint64_t ok0 = wget(&g_w.rx_ok), bad0 = wget(&g_w.rx_bad);
+	uint64_t ms0 = wget(&g_w.rx_multiseg);
+	pid_t pid;
+
+	worker_attach(s, mode);
+	pid = testpmd_start(NULL, name, TEST_SECRET, "io", out);
+	CHECK(PUMP_UNTIL(s, 10000, memif_server_connected(s)),
+	      "echo %s: DPDK client (io) connects", what);
+	pump_for(s, 1500);
+	CHECK(wget(&g_w.rx_ok) - ok0 > 10000,
+	      "echo %s: %" PRIu64 " of our packets came back intact", what,
+	      wget(&g_w.rx_ok) - ok0);
+	CHECK(wget(&g_w.rx_bad) == bad0, "echo %s: %" PRIu64
+	      " came back corrupted", what, wget(&g_w.rx_bad) - bad0);
+	if (mode & W_BIG)
+		CHECK(wget(&g_w.rx_multiseg) - ms0 > 1000,
+		      "echo %s: %" PRIu64 " multi-segment packets came back",
+		      what, wget(&g_w.rx_multiseg) - ms0);
+	worker_attach(s, 0);
+	child_kill(pid);
+	CHECK(PUMP_UNTIL(s, 5000, !memif_server_connected(s)),
+	      "echo %s: client gone", what);
+}
+
 static void test_interop(void)
 {
 	char name[96], out[128];
 	struct memif_server *s;
 	struct memif_server_stats st0, st;
-	uint64_t rx0, rx1, tx0, tx1, t0, t1, ok0, bad0;
+	uint64_t rx0, rx1, tx0, tx1, t0, t1, ok0;
 	long long tp;
 	pid_t pid;
 
@@ -1001,17 +1052,23 @@ static void test_interop(void)
 	      memif_server_queues(s));
 	pump_for(s, 500);
 	rx0 = wget(&g_w.rx);
+	ok0 = wget(&g_w.rx_64_ipv4);
+	pump_for(s, 1000);
+	rx1 = wget(&g_w.rx);
+	CHECK(rx1 - rx0 > 10000, "server received %" PRIu64 " packets in 1 s",
+	      rx1 - rx0);
+	CHECK((wget(&g_w.rx_64_ipv4) - ok0) * 10 >= (rx1 - rx0) * 9,
+	      "testpmd's packets arrive as 64-byte IPv4 frames (%" PRIu64
+	      " of %" PRIu64 ")", wget(&g_w.rx_64_ipv4) - ok0, rx1 - rx0);
+	worker_attach(s, W_FAST);
+	pump_for(s, 200);
+	rx0 = wget(&g_w.rx);
 	t0 = now_ms();
 	pump_for(s, 2000);
 	rx1 = wget(&g_w.rx);
 	t1 = now_ms();
 	printf("rate: DPDK client txonly -> memif_server rx: %.2f Mpps (64 B)\n",
 	       (double)(rx1 - rx0) / (double)(t1 - t0) / 1000.0);
-	CHECK(rx1 - rx0 > 10000, "server received %" PRIu64 " packets in 2 s",
-	      rx1 - rx0);
-	CHECK(wget(&g_w.rx_64_ipv4) * 10 >= wget(&g_w.rx) * 9,
-	      "testpmd's packets arrive as 64-byte IPv4 frames (%" PRIu64
-	      " of %" PRIu64 ")", wget(&g_w.rx_64_ipv4), wget(&g_w.rx));
 	child_kill(pid);
 	CHECK(PUMP_UNTIL(s, 5000, stats(s).disconnects == st0.disconnects + 1),
 	      "disconnect seen after the client died");
@@ -1020,7 +1077,7 @@ static void test_interop(void)
 		dump_file(out);
 
 	/* b. server tx -> testpmd rxonly: testpmd's own port counters */
-	worker_attach(s, W_INJECT);
+	worker_attach(s, W_INJECT | W_FAST);
 	pid = testpmd_start(NULL, name, TEST_SECRET, "rxonly", out);
 	CHECK(PUMP_UNTIL(s, 10000, memif_server_connected(s)),
 	      "DPDK client (rxonly) connects");
@@ -1044,28 +1101,17 @@ static void test_interop(void)
 	CHECK(PUMP_UNTIL(s, 5000, !memif_server_connected(s)),
 	      "rxonly client gone");
 
-	/* c. echo through testpmd (io forwarding): content and chains both
-	 *    ways, 1/8 of the packets 3000 bytes (multi-descriptor in both
-	 *    rings, multi-segment mbufs). */
-	ok0 = wget(&g_w.rx_ok);
-	bad0 = wget(&g_w.rx_bad);
-	rx0 = wget(&g_w.rx_multiseg);
-	worker_attach(s, W_ECHO | W_INJECT_IDLE | W_BIG);
-	pid = testpmd_start(NULL, name, TEST_SECRET, "io", out);
-	CHECK(PUMP_UNTIL(s, 10000, memif_server_connected(s)),
-	      "DPDK client (io) connects");
-	pump_for(s, 2000);
-	CHECK(wget(&g_w.rx_ok) - ok0 > 10000,
-	      "%" PRIu64 " of our packets came back intact through testpmd",
-	      wget(&g_w.rx_ok) - ok0);
-	CHECK(wget(&g_w.rx_bad) == bad0, "%" PRIu64 " came back corrupted",
-	      wget(&g_w.rx_bad) - bad0);
-	CHECK(wget(&g_w.rx_multiseg) - rx0 > 100,
-	      "%" PRIu64 " multi-segment packets came back",
-	      wget(&g_w.rx_multiseg) - rx0);
-	worker_attach(s, 0);
-	child_kill(pid);
-	CHECK(PUMP_UNTIL(s, 5000, !memif_server_connected(s)), "io client gone");
+	/* c. echo through testpmd (io forwarding): our packets come back
+	 *    intact. d. the same with 3000-byte packets only: chained
+	 *    descriptors on both rings, multi-segment mbufs.
+	 * Not mixed in one connection: DPDK 22.11's client tx ORs NEXT into
+	 * a descriptor's flags and never clears it on a packet's first
+	 * descriptor (fixed upstream in v26.03, "net/memif: fix descriptor
+	 * Tx flags corruption"), so once a slot carried a chain, a later
+	 * one-descriptor packet in it is glued to the next packet. Uniform
+	 * sizes keep every slot in the same role. */
+	echo_phase(s, name, out, W_ECHO | W_INJECT_IDLE, "64 B");
+	echo_phase(s, name, out, W_ECHO | W_INJECT_IDLE | W_BIG, "3000 B");
 	st = stats(s);
 	CHECK(st.bad_desc == 0, "no bad descriptors from DPDK (%" PRIu64 ")",
 	      st.bad_desc);
@@ -1464,8 +1510,9 @@ static void test_data_path(struct memif_server *s, const char *name)
 		rte_pktmbuf_free(t);
 	}
 
-	/* T3: a bad offered descriptor is skipped (passed on empty). Also:
-	 * a client that masks interrupts gets none. */
+	/* T3: a bad offered descriptor is skipped: it goes back as an empty
+	 * first segment of the packet's chain. Also: a client that masks
+	 * interrupts gets none. */
 	st0 = stats(s);
 	{
 		struct rte_mbuf *t = mk_pkt(64, 15, 2048);
@@ -1478,11 +1525,11 @@ static void test_data_path(struct memif_server *s, const char *name)
 		n = memif_server_tx_burst(s, 0, &t, 1);
 		CHECK(n == 1 && stats(s).bad_desc == st0.bad_desc + 1,
 		      "T3: sent around the bad buffer, counted");
+		CHECK(r.ring[S2C]->desc[(uint16_t)(r.s2c_head - 2) & mask].length == 0,
+		      "T3: bad buffer came back empty");
 		len = raw_s2c_take(&r, buf, sizeof(buf), &nd);
-		CHECK(len == 0, "T3: bad buffer came back empty (%ld)", len);
-		len = raw_s2c_take(&r, buf, sizeof(buf), &nd);
-		CHECK(len == 64 && pkt_verify(buf, 64) == 1,
-		      "T3: packet in the next buffer");
+		CHECK(len == 64 && nd == 2 && pkt_verify(buf, 64) == 1,
+		      "T3: packet in the next buffer (len %ld, %u descs)", len, nd);
 		CHECK(read(r.efd[S2C], &ev, 8) < 0, "T3: no interrupt when masked");
 	}
 

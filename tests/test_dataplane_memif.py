@@ -15,7 +15,7 @@ from memifpod import testpmd  # noqa: E402
 
 require_root()
 KILLS = int(os.environ.get("SHUNT_KILLS", "50"))
-dp = DataPlane("memif").start()
+dp = DataPlane("memif", cores=os.environ.get("SHUNT_CORES", "0,1")).start()
 a = Pod(1, "10.53.0.2", "fd53::2")
 b = Pod(2, "10.53.0.3", "fd53::3")
 c = Pod(3, "10.53.0.4", "fd53::4")

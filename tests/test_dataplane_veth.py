@@ -14,7 +14,7 @@ from shunt import (DataPlane, Pod, CtlError, check, done, require_root, sh,  # n
 
 require_root()
 mode = sys.argv[1] if len(sys.argv) > 1 else "auto"
-dp = DataPlane("veth").start()
+dp = DataPlane("veth", cores=os.environ.get("SHUNT_CORES", "0,1")).start()
 a = Pod(1, "10.50.0.2", "fd50::2")
 b = Pod(2, "10.50.0.3", "fd50::3")
 for p in (a, b):

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The wire contract of shuntd's API. Every side (shuntd, shuntctl, the CNI
+ * plugin in cni/, tests) includes this one header.
+ *
+ * Transport: the same as the data plane's (include/shunt/dp_api.h): a unix
+ * stream socket, one JSON object per line, both ways:
+ *   request:  {"id": <int|string>, "method": "<name>", "params": {...}}
+ *   response: {"id": <same>, "result": {...}}
+ *         or  {"id": <same>, "error": {"code": <int>, "message": "<text>"}}
+ * Requests on one connection are answered in order.
+ *
+ * Access: the socket is mode 0660, owned by root and shuntd's --group
+ * (default root). Each request is checked against the peer's credentials
+ * (SO_PEERCRED, SO_PEERGROUPS): uid 0 and members of that group may call
+ * every method; anybody else gets AGENT_E_PERM. Methods marked "reads"
+ * below change nothing.
+ *
+ * Limits: a request line longer than AGENT_API_MAX_REQUEST bytes gets an
+ * error and the connection is closed; at most AGENT_API_MAX_CLIENTS
+ * connections at once (more get AGENT_E_LIMIT and are closed); a connection
+ * idle for AGENT_API_IDLE_TIMEOUT_MS is closed. A client should use a short
+ * timeout: shuntd answers each request in well under a second.
+ */
+#ifndef SHUNT_AGENT_API_H
+#define SHUNT_AGENT_API_H
+
+#define AGENT_API_VERSION 1
+#define AGENT_API_MAX_REQUEST (64 * 1024)
+#define AGENT_API_MAX_CLIENTS 128
+#define AGENT_API_IDLE_TIMEOUT_MS (60 * 1000)
+#define AGENT_API_DEFAULT_SOCKET "/run/shunt/shuntd.sock"
+#define AGENT_DEFAULT_STATE_DIR "/var/lib/shunt"
+
+/*
+ * Methods. Parameters in [] are optional. An attachment is named by
+ * (container_id, ifname), the CNI's key.
+ */
+/* container_id, ifname, netns, network, ips[] ("addr/len" as IPAM gave
+ * them), [mode], [mac], [mtu], [memif_ips[]] (required for veth+memif)
+ * -> the attachment (see AGENT_M_ATTACHMENT_SHOW). Idempotent: the same
+ * request again returns the same result. */
+#define AGENT_M_ATTACH          "attach"
+/* container_id, ifname, [netns] -> {}. Idempotent; succeeds when the
+ * namespace or the attachment is already gone. */
+#define AGENT_M_DETACH          "detach"
+/* container_id, ifname -> {} or AGENT_E_CHECK naming what is missing. reads */
+#define AGENT_M_CHECK           "check"
+/* valid[] ({container_id, ifname}) -> removed[]: every other attachment
+ * is detached (CNI GC). */
+#define AGENT_M_GC              "gc"
+/* -> version, api, dataplane{connected, ...}, attachments{...}. reads */
+#define AGENT_M_STATUS          "status"
+/* -> attachments[]. reads */
+#define AGENT_M_ATTACHMENT_LIST "attachment.list"
+/* container_id, ifname -> the attachment, with its data plane ports'
+ * live view when connected. reads */
+#define AGENT_M_ATTACHMENT_SHOW "attachment.show"
+/* name, prefixes[] ("addr/len", v4 and/or v6), [mtu] (default 1500),
+ * [mode] (default veth) -> the network. */
+#define AGENT_M_NETWORK_CREATE  "network.create"
+/* name -> {}; AGENT_E_BUSY while attachments use it. */
+#define AGENT_M_NETWORK_DELETE  "network.delete"
+/* -> networks[]. reads */
+#define AGENT_M_NETWORK_LIST    "network.list"
+/* -> the data plane's config.get result. reads */
+#define AGENT_M_TUNE_GET        "tune.get"
+/* any of dp_api.h's DP_CFG_* keys -> the data plane's new config. The
+ * scalar keys are persisted and pushed again after a data plane restart;
+ * "poll" (port to lcore) is passed through only. */
+#define AGENT_M_TUNE_SET        "tune.set"
+
+/* Pod attachment modes (attach "mode", network "mode"). */
+#define AGENT_MODE_VETH       "veth"        /* a veth in the pod */
+#define AGENT_MODE_MEMIF      "memif"       /* a memif socket, no veth */
+#define AGENT_MODE_VETH_MEMIF "veth+memif"  /* both; memif has memif_ips */
+
+/* Attachment states (attachment "state"). */
+#define AGENT_STATE_PENDING   "pending"     /* being made; rolled back at start */
+#define AGENT_STATE_READY     "ready"
+#define AGENT_STATE_DETACHING "detaching"   /* being removed; finished at start */
+
+/* The pod's gateway (DESIGN.md, routed model). */
+#define AGENT_GW4 "169.254.1.1"
+#define AGENT_GW6 "fe80::1"
+
+/* Error codes (error.code). Protocol errors keep JSON-RPC's numbers, as in
+ * dp_api.h; the others share dp_api.h's numbers where the meaning is the
+ * same. */
+#define AGENT_E_PARSE      (-32700)  /* not JSON */
+#define AGENT_E_REQUEST    (-32600)  /* not a request object, or too long */
+#define AGENT_E_METHOD     (-32601)  /* unknown method */
+#define AGENT_E_PARAMS     (-32602)  /* missing/ill-typed/invalid field (named) */
+#define AGENT_E_INTERNAL   (-32603)
+#define AGENT_E_EXISTS     1   /* exists with other parameters */
+#define AGENT_E_NOT_FOUND  2
+#define AGENT_E_LIMIT      3   /* too many connections, attachments, ... */
+#define AGENT_E_DEVICE     4   /* a kernel object could not be set up; the
+				* message names the step */
+#define AGENT_E_PERM       5   /* the peer may not call this method */
+#define AGENT_E_BUSY       6   /* in use (a network with attachments) */
+#define AGENT_E_DATAPLANE  7   /* data plane unreachable or refused */
+#define AGENT_E_STATE      8   /* the change could not be persisted */
+#define AGENT_E_CHECK      9   /* check: something recorded is missing */
+
+#endif
