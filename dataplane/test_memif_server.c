@@ -946,31 +946,39 @@ static long raw_s2c_take(struct raw *r, uint8_t *out, size_t max,
 /* ------------------------------------------------------------------------ */
 
 /*
- * Keeps both rings as busy as it can with 64000-byte packets (four
+ * Keeps both rings as busy as it can. Big mode: 64000-byte packets (four
  * chained 16000-byte buffers), so the worker spends most of its time
- * copying inside a burst, where a premature unmap would hurt.
+ * copying inside a burst, where a premature unmap would hurt. Small mode:
+ * 64-byte packets, descriptors only (the payload stays what it was), to
+ * see how fast the server side can receive.
  */
-static int raw_flood_main(const char *name)
+static int raw_flood_main(const char *name, bool small)
 {
+	uint16_t per_pkt = small ? 1 : 4, size, mask;
+	uint32_t len = small ? 64 : 16000;
 	struct raw r;
-	uint16_t size, mask;
 
-	if (raw_open(&r, NULL, name, 8, 16384, true, HS_ALL) < 0)
+	if (raw_open(&r, NULL, name, small ? 10 : 8, small ? 2048 : 16384, true,
+		     HS_ALL) < 0)
 		return 2;
 	size = (uint16_t)(1u << r.log2);
 	mask = (uint16_t)(size - 1);
+	if (small)
+		for (uint32_t j = 0; j < size; j++)
+			pkt_fill(r.mem + raw_buf(&r, C2S, j), 64, j);
 	for (;;) {
 		uint16_t tail = __atomic_load_n(&r.ring[C2S]->tail, __ATOMIC_ACQUIRE);
 		uint16_t free_slots = (uint16_t)(size - (uint16_t)(r.c2s_head - tail));
 
-		while (free_slots >= 4) {
-			for (int k = 0; k < 4; k++) {
+		while (free_slots >= per_pkt) {
+			for (uint16_t k = 0; k < per_pkt; k++) {
 				uint32_t off = raw_buf(&r, C2S, r.c2s_head & mask);
 
-				raw_c2s_put(&r, k < 3 ? MEMIF_PROTO_DESC_FLAG_NEXT : 0,
-					    0, off, 16000, NULL);
+				raw_c2s_put(&r, k + 1 < per_pkt ?
+					    MEMIF_PROTO_DESC_FLAG_NEXT : 0,
+					    0, off, len, NULL);
 			}
-			free_slots = (uint16_t)(free_slots - 4);
+			free_slots = (uint16_t)(free_slots - per_pkt);
 		}
 		raw_c2s_publish(&r);
 		r.s2c_next = __atomic_load_n(&r.ring[S2C]->tail, __ATOMIC_ACQUIRE);
@@ -980,14 +988,15 @@ static int raw_flood_main(const char *name)
 	return 0;
 }
 
-static pid_t raw_flood_start(const char *name)
+static pid_t raw_flood_start(const char *name, bool small)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		child_all_cpus();
-		execl(g_self, g_self, "raw-flood", name, (char *)NULL);
+		execl(g_self, g_self, "raw-flood", name, small ? "small" : "big",
+		      (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -1112,6 +1121,23 @@ static void test_interop(void)
 	 * sizes keep every slot in the same role. */
 	echo_phase(s, name, out, W_ECHO | W_INJECT_IDLE, "64 B");
 	echo_phase(s, name, out, W_ECHO | W_INJECT_IDLE | W_BIG, "3000 B");
+	/* e. receive rate without testpmd's packet building in the way: a
+	 *    raw client that only rewrites descriptors. */
+	worker_attach(s, W_FAST);
+	pid = raw_flood_start(name, true);
+	CHECK(PUMP_UNTIL(s, 5000, memif_server_connected(s)), "raw flood connects");
+	pump_for(s, 300);
+	rx0 = wget(&g_w.rx);
+	t0 = now_ms();
+	pump_for(s, 2000);
+	rx1 = wget(&g_w.rx);
+	t1 = now_ms();
+	printf("rate: raw client (64 B, descriptors only) -> memif_server rx: "
+	       "%.2f Mpps\n", (double)(rx1 - rx0) / (double)(t1 - t0) / 1000.0);
+	worker_attach(s, 0);
+	child_kill(pid);
+	CHECK(PUMP_UNTIL(s, 5000, !memif_server_connected(s)), "raw flood gone");
+
 	st = stats(s);
 	CHECK(st.bad_desc == 0, "no bad descriptors from DPDK (%" PRIu64 ")",
 	      st.bad_desc);
@@ -1653,7 +1679,7 @@ static void kill_loop(struct memif_server *s, const char *name, bool testpmd,
 			maps0 = count_maps();
 		}
 		pid = testpmd ? testpmd_start(NULL, name, TEST_SECRET, fwd, out) :
-				raw_flood_start(name);
+				raw_flood_start(name, false);
 		if (!PUMP_UNTIL(s, 10000, memif_server_connected(s))) {
 			CHECK(false, "iteration %d: client never connected", i);
 			if (testpmd)
@@ -1847,8 +1873,8 @@ int main(int argc, char **argv)
 	const char *only;
 	ssize_t n;
 
-	if (argc >= 3 && strcmp(argv[1], "raw-flood") == 0)
-		return raw_flood_main(argv[2]);
+	if (argc >= 4 && strcmp(argv[1], "raw-flood") == 0)
+		return raw_flood_main(argv[2], strcmp(argv[3], "small") == 0);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (geteuid() != 0) {
 		printf("SKIP: needs root (netns, dpdk-testpmd)\n");

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shuntd's shared context and its mutators (private to control/). The API
+ * handlers (methods.c) parse a request into arguments and call one of
+ * these; reconciliation (reconcile.c) and start-up recovery call the same
+ * ones, so there is one way to make each change.
+ *
+ * All of it runs on the one thread of the poll loop.
+ */
+#ifndef SHUNT_AGENT_H
+#define SHUNT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include "dp_client.h"
+#include "jsonl_server.h"
+#include "state.h"
+
+#define AGENT_VERSION "0.1.0"
+
+struct reconcile_action;
+
+struct reconcile {
+	struct reconcile_action *plan;   /* NULL: nothing to do */
+	unsigned int n, next;
+	uint64_t started_ms;
+	/* last completed run, for status */
+	unsigned int runs;
+	unsigned int added, deleted, failed;
+	uint64_t last_ms;                /* its duration */
+};
+
+struct agent {
+	struct state st;
+	struct dp_client *dp;
+	struct jsonl_server *srv;
+	gid_t group;
+	char group_name[64];
+	char veth_mode[12];              /* data plane's veth port mode */
+	uint64_t started_ms;
+	struct reconcile rec;
+};
+
+/* attach.c ---------------------------------------------------------------- */
+
+/*
+ * Attach a pod. req holds what the client asked (container_id, ifname,
+ * netns, network, mode/mtu or empty/0 for the network's defaults, ips,
+ * memif_ips, mac if has_mac); everything else is derived here. Idempotent.
+ * Returns 0 with *out (owned by the state), or -errno with e filled (the
+ * message names the failed step; everything done was undone).
+ */
+int attach_add(struct agent *ag, const struct attachment *req, bool has_mac,
+	       struct attachment **out, struct jsonl_error *e);
+
+/* Detach (container_id, ifname). 0 also when it does not exist. */
+int attach_del(struct agent *ag, const char *cid, const char *ifname,
+	       struct jsonl_error *e);
+
+/* Returns 0 when every recorded object is there, or -ENOENT with e
+ * naming each one that is missing. */
+int attach_check(struct agent *ag, struct attachment *a, struct jsonl_error *e);
+
+/* Undo attachments left "pending" or "detaching" by a crash. Data plane
+ * ports are left to reconciliation. Returns how many, or -errno. */
+int attach_recover(struct agent *ag, char *err, size_t errlen);
+
+/* port.add parameters for an attachment's veth or memif port. */
+json_t *attach_port_params(const struct agent *ag, const struct attachment *a,
+			   bool memif);
+
+/* The attachment owning data plane port name (any state), or NULL. */
+struct attachment *attach_by_port(struct agent *ag, const char *name);
+
+/* The API's view of an attachment (a new reference). */
+json_t *attach_to_json(const struct attachment *a);
+
+/* reconcile.c ------------------------------------------------------------- */
+
+/* Compare the data plane with the state and plan the changes. Returns 0
+ * or -errno (the connection failed; it is retried). */
+int reconcile_start(struct agent *ag);
+bool reconcile_busy(const struct agent *ag);
+/* Carry out the plan for a slice of time, so API calls are served
+ * between slices. */
+void reconcile_step(struct agent *ag);
+json_t *reconcile_status(const struct agent *ag);
+
+/* network.c --------------------------------------------------------------- */
+
+/* Create (idempotent: the same again is fine) or delete a network. */
+int network_create(struct agent *ag, const struct network *req,
+		   struct network **out, struct jsonl_error *e);
+int network_delete(struct agent *ag, const char *name, struct jsonl_error *e);
+/* Validate a mode name: veth, memif, veth+memif. */
+bool network_mode_ok(const char *mode);
+
+/* tune.c ------------------------------------------------------------------ */
+
+/* The data plane's config (a new reference) or NULL with e filled. */
+json_t *tune_get(struct agent *ag, struct jsonl_error *e);
+/* Validate, apply to the data plane, persist the scalar keys. */
+json_t *tune_set(struct agent *ag, json_t *params, struct jsonl_error *e);
+
+/* methods.c --------------------------------------------------------------- */
+
+extern const struct jsonl_method agent_methods[];
+extern const size_t agent_n_methods;
+
+/* shuntd.c ---------------------------------------------------------------- */
+
+uint64_t agent_now_ms(void);
+
+/* Map a data plane call's failure (dp_client_call) to an API error. */
+int agent_dp_error(int rc, int dp_code, const char *msg, const char *what,
+		   struct jsonl_error *e);
+
+#endif

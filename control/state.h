@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shuntd's desired state: networks, attachments, tuning. Kept in memory,
+ * persisted as one versioned JSON file (STATE_FILE in the state
+ * directory) that is replaced atomically: temp file, fsync, rename, fsync
+ * of the directory. A change is acknowledged only after state_save().
+ *
+ * On disk:
+ *   {"version": 1,
+ *    "networks": [{"name", "prefixes": [...], "mtu", "mode"}],
+ *    "attachments": [{"container_id", "ifname", "netns", "network", "mode",
+ *                     "ips": [...], "memif_ips": [...], "mac", "memif_mac",
+ *                     "mtu", "host_if", "veth_port", "memif_port",
+ *                     "memif_socket", "state"}],
+ *    "tune": {...}}
+ */
+#ifndef SHUNT_STATE_H
+#define SHUNT_STATE_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "ipaddr.h"
+
+#define STATE_VERSION 1
+#define STATE_FILE "state.json"
+#define STATE_NAME_LEN 64         /* network names */
+#define STATE_CID_LEN 256         /* container ids */
+#define STATE_PORT_LEN 32         /* data plane port names (DP_NAME_LEN) */
+#define STATE_MAX_PREFIXES 16     /* per network */
+#define STATE_MAX_FAMILY_IPS 4    /* per family and port: the data plane's
+				   * POD_MAX_ADDRS */
+#define STATE_MAX_IPS (2 * STATE_MAX_FAMILY_IPS)
+#define STATE_MAX_NETWORKS 256
+#define STATE_MAX_ATTACHMENTS 1024
+#define STATE_MODE_LEN 16
+
+struct network {
+	char name[STATE_NAME_LEN];
+	struct ip_prefix prefixes[STATE_MAX_PREFIXES];
+	unsigned int n_prefixes;
+	uint32_t mtu;
+	char mode[STATE_MODE_LEN];       /* default mode of its attachments */
+};
+
+enum att_state { ATT_PENDING, ATT_READY, ATT_DETACHING };
+
+struct attachment {
+	char container_id[STATE_CID_LEN];
+	char ifname[IF_NAMESIZE];        /* in the pod */
+	char netns[PATH_MAX];
+	char network[STATE_NAME_LEN];
+	char mode[STATE_MODE_LEN];
+	struct ip_prefix ips[STATE_MAX_IPS];        /* as IPAM gave them */
+	unsigned int n_ips;
+	struct ip_prefix memif_ips[STATE_MAX_IPS];  /* veth+memif only */
+	unsigned int n_memif_ips;
+	uint8_t mac[6];                  /* the pod's, on its veth (or memif) */
+	uint8_t memif_mac[6];            /* the memif app's, for veth+memif */
+	uint32_t mtu;
+	/* Names of what this attachment creates; empty when not used. They
+	 * are recorded before anything is created (write-ahead). */
+	char host_if[IF_NAMESIZE];       /* host end of the veth */
+	char veth_port[STATE_PORT_LEN];  /* data plane ports */
+	char memif_port[STATE_PORT_LEN];
+	char memif_socket[108];          /* abstract, in the pod's netns */
+	enum att_state state;
+
+	/* Not persisted: the last data plane failure for this attachment
+	 * (reconciliation), shown by check and attachment.show. */
+	char dp_error[256];
+};
+
+struct state {
+	char dir[PATH_MAX];
+	int lock_fd;
+	struct network **nets;
+	unsigned int n_nets;
+	struct attachment **atts;
+	unsigned int n_atts;
+	json_t *tune;                    /* persisted data plane config */
+	unsigned int saves;              /* for status */
+};
+
+/*
+ * Lock dir (one shuntd per state directory) and load its state file. A
+ * missing file is an empty state; an unreadable, truncated or invalid one
+ * is an error naming the file and what is wrong (never discarded).
+ * Returns 0, -EBUSY when another process holds the lock, or another
+ * -errno, with err filled on failure.
+ */
+int state_open(const char *dir, struct state *st, char *err, size_t errlen);
+void state_close(struct state *st);
+
+/* Persist everything. Returns 0 or -errno with err filled. */
+int state_save(struct state *st, char *err, size_t errlen);
+
+struct network *state_network_find(struct state *st, const char *name);
+/* Takes ownership of n. Returns 0 or -ENOSPC. */
+int state_network_add(struct state *st, struct network *n);
+/* Removes and frees n. */
+void state_network_remove(struct state *st, struct network *n);
+
+struct attachment *state_attachment_find(struct state *st, const char *cid,
+					 const char *ifname);
+/* Takes ownership of a. Returns 0 or -ENOSPC. */
+int state_attachment_add(struct state *st, struct attachment *a);
+/* Removes and frees a. */
+void state_attachment_remove(struct state *st, struct attachment *a);
+
+/* The persisted JSON form of each object (new references). */
+json_t *state_network_to_json(const struct network *n);
+json_t *state_attachment_to_json(const struct attachment *a);
+const char *state_att_state_name(enum att_state s);
+
+/* "0a:58:.." from 6 bytes, into buf of at least 18. */
+char *state_mac_format(const uint8_t *mac, char *buf);
+/* Parse "xx:xx:xx:xx:xx:xx" (unicast). Returns 0 or -EINVAL. */
+int state_mac_parse(const char *s, uint8_t *mac);
+
+#endif
