@@ -199,11 +199,11 @@ static void att_undo(struct agent *ag, struct attachment *a, unsigned int done)
 {
 	int rc;
 
-	if (done & DONE_DP_MEMIF)
+	if ((done & DONE_DP_MEMIF) && a->memif_port[0])
 		dp_port_del(ag, a->memif_port);
-	if (done & DONE_DP_VETH)
+	if ((done & DONE_DP_VETH) && a->veth_port[0])
 		dp_port_del(ag, a->veth_port);
-	if (done & DONE_VETH) {
+	if ((done & DONE_VETH) && a->host_if[0]) {
 		/* Deleting the host end deletes the pod end with it. */
 		rc = podnet_link_del(a->host_if);
 		if (rc < 0)
@@ -433,9 +433,20 @@ int attach_add(struct agent *ag, const struct attachment *req, bool has_mac,
 			free(a);
 			return -EEXIST;
 		}
+	/* The namespace is checked before anything is recorded: a bad path
+	 * is the client's mistake, not a step to undo. */
+	nsfd = podnet_netns_open(a->netns);
+	if (nsfd < 0) {
+		jsonl_fail(e, AGENT_E_PARAMS, "'netns': %.300s: %s", a->netns,
+			   nsfd == -EINVAL ? "not a network namespace" :
+			   strerror(-nsfd));
+		free(a);
+		return nsfd;
+	}
 	a->state = ATT_PENDING;
 	rc = state_attachment_add(&ag->st, a);
 	if (rc < 0) {
+		close(nsfd);
 		free(a);
 		jsonl_fail(e, AGENT_E_LIMIT, "attach: at most %d attachments",
 			   STATE_MAX_ATTACHMENTS);
@@ -444,17 +455,11 @@ int attach_add(struct agent *ag, const struct attachment *req, bool has_mac,
 	/* Write-ahead: the record exists before anything it names. */
 	rc = state_save(&ag->st, msg, sizeof(msg));
 	if (rc < 0) {
+		close(nsfd);
 		state_attachment_remove(&ag->st, a);
 		jsonl_fail(e, AGENT_E_STATE, "attach %s/%s: %s", req->container_id,
 			   req->ifname, msg);
 		return rc;
-	}
-
-	nsfd = podnet_netns_open(a->netns);
-	if (nsfd < 0) {
-		snprintf(msg, sizeof(msg), "%s: %s", a->netns, nsfd == -EINVAL ?
-			 "not a network namespace" : strerror(-nsfd));
-		return att_fail(ag, a, done, e, AGENT_E_PARAMS, nsfd, "netns", msg);
 	}
 	if (mode_has_veth(a->mode)) {
 		rc = podnet_veth_create(a->host_if, nsfd, a->ifname, a->mac, a->mtu,

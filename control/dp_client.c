@@ -215,7 +215,7 @@ int dp_client_call(struct dp_client *c, const char *method, json_t *params,
 	json_int_t id = c->next_id++;
 	json_t *req, *ans, *v;
 	json_error_t jerr;
-	char *s, *line;
+	char *s, *line = NULL;
 	int rc;
 
 	*result = NULL;
@@ -223,8 +223,9 @@ int dp_client_call(struct dp_client *c, const char *method, json_t *params,
 		snprintf(msg, msglen, "data plane not connected (%s)", c->path);
 		return -ENOTCONN;
 	}
-	req = json_pack("{s:I, s:s, s:O?}", "id", id, "method", method,
-			"params", params);
+	/* Always an object: the data plane refuses "params": null. */
+	req = json_pack("{s:I, s:s, s:o}", "id", id, "method", method,
+			"params", params ? json_incref(params) : json_object());
 	s = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	if (s == NULL)

@@ -22,7 +22,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,8 +123,8 @@ struct memif_server {
 	uint16_t room;			/* mbuf data room after headroom */
 	struct memif_server_qstats *rxq_stats;	/* [max_queues] */
 	struct memif_server_qstats *txq_stats;	/* [max_queues] */
-	/* control path */
-	int listen_fd;
+	/* control path: own cache lines, away from what workers read */
+	int listen_fd __rte_cache_aligned;
 	struct memif_server_conn *cc;	/* current client, any state */
 	struct rte_rcu_qsbr *qsbr;
 	uint32_t id;
@@ -776,7 +775,9 @@ int memif_server_create(const struct memif_server_config *cfg,
 	len = strlen(cfg->socket_name);
 	if (len == 0 || len > MEMIF_SERVER_NAME_MAX)
 		return -EINVAL;
-	if (cfg->secret != NULL && strlen(cfg->secret) > MEMIF_PROTO_SECRET_SZ)
+	/* Clients copy the secret with strlcpy into the 24-byte field, so
+	 * they send at most 23 bytes: a longer one could never match. */
+	if (cfg->secret != NULL && strlen(cfg->secret) >= MEMIF_PROTO_SECRET_SZ)
 		return -EINVAL;
 	if (cfg->if_name != NULL && strlen(cfg->if_name) >= MEMIF_PROTO_NAME_SZ)
 		return -EINVAL;
@@ -973,6 +974,63 @@ static int memif_server_rx_chain(struct memif_server *s, struct rte_mbuf *head,
 	return 0;
 }
 
+/* What the rx slow path tells the burst loop, besides descriptors used. */
+#define MEMIF_SERVER_RX_REWINDOW	(-1)	/* restart the window at this packet */
+#define MEMIF_SERVER_RX_WIDEN		(-2)	/* same, with the widest window */
+#define MEMIF_SERVER_RX_STOP		(-3)	/* end the burst here */
+
+/*
+ * The packet at d[i] is not one descriptor fitting one mbuf: a chain, a
+ * long buffer, or garbage. Returns descriptors consumed (> 0), with *got
+ * set when m now holds the packet; or a MEMIF_SERVER_RX_* code.
+ */
+static int memif_server_rx_slow(struct memif_server *s, uint16_t ring_size,
+				struct rte_mbuf *m,
+				const struct memif_proto_desc *d,
+				const uint8_t *const *src, uint16_t i, uint16_t w,
+				uint16_t avail, bool *got, uint64_t *bad,
+				uint64_t *nombuf)
+{
+	uint64_t total = 0;	/* up to 64 lengths of up to 4 GiB */
+	uint16_t e = i, k;
+
+	*got = false;
+	while ((d[e].flags & MEMIF_PROTO_DESC_FLAG_NEXT) &&
+	       e - i + 1 < MEMIF_SERVER_MAX_CHAIN && e + 1 < w)
+		e++;
+	if (d[e].flags & MEMIF_PROTO_DESC_FLAG_NEXT) {
+		if (e - i + 1 < MEMIF_SERVER_MAX_CHAIN) {
+			/* The chain goes on past this window: look again
+			 * from its start, or wait for the client to publish
+			 * the rest, unless the ring is full and the rest can
+			 * never come. */
+			if (i > 0)
+				return MEMIF_SERVER_RX_REWINDOW;
+			if (w < RTE_MIN(avail, (uint16_t)MEMIF_SERVER_RX_WINDOW))
+				return MEMIF_SERVER_RX_WIDEN;
+			if (avail < ring_size)
+				return MEMIF_SERVER_RX_STOP;
+		}
+		(*bad)++;		/* too long, or never complete */
+		return e - i + 1;
+	}
+	for (k = i; k <= e; k++) {
+		if (src[k] == NULL)
+			break;
+		total += d[k].length;
+	}
+	if (k <= e || total == 0 || total > MEMIF_SERVER_MAX_PKT_LEN) {
+		(*bad)++;
+		return e - i + 1;
+	}
+	if (memif_server_rx_chain(s, m, &d[i], &src[i], e - i + 1u) < 0) {
+		(*nombuf)++;
+		return MEMIF_SERVER_RX_STOP;	/* retried next burst */
+	}
+	*got = true;
+	return e - i + 1;
+}
+
 uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 			       struct rte_mbuf **pkts, uint16_t n)
 {
@@ -1004,17 +1062,16 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 		avail = q->size;
 	}
 	want = RTE_MIN(n, avail);
-	if (unlikely(rte_pktmbuf_alloc_bulk(s->pool, pkts, want) != 0)) {
-		memif_server_count(&st->rx_nombuf, 1);
-		if (bad)
-			memif_server_count(&st->bad_desc, bad);
-		return 0;
+	while (unlikely(rte_pktmbuf_alloc_bulk(s->pool, pkts, want) != 0)) {
+		nombuf++;
+		want /= 2;	/* a nearly empty pool still serves a few */
+		if (want == 0)
+			goto out;
 	}
 
 	while (avail > 0 && nrx < want && !stop) {
 		/* Look at as many descriptors as packets still wanted (the
-		 * common case: one each); widen only for a chain that does
-		 * not fit. */
+		 * common case: one each); widen only for a chain. */
 		uint16_t lim = wide ? MEMIF_SERVER_RX_WINDOW :
 			       RTE_MIN((uint16_t)(want - nrx),
 				       (uint16_t)MEMIF_SERVER_RX_WINDOW);
@@ -1025,7 +1082,7 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 		bool widen = false;
 
 		/* Private copy first: the client may rewrite the ring while
-		 * we look at it, our checks must hold for what we use. */
+		 * we look at it; our checks must hold for what we use. */
 		memcpy(d, &ring->desc[slot], first * sizeof(d[0]));
 		if (first < w)
 			memcpy(&d[first], &ring->desc[0], (w - first) * sizeof(d[0]));
@@ -1037,11 +1094,9 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 
 		while (i < w && nrx < want) {
 			struct rte_mbuf *m = pkts[nrx];
-			uint16_t e = i;
-			uint64_t total;	/* 64 lengths of up to 4 GiB each */
-			bool ok;
+			bool got;
+			int used;
 
-			/* Fast path: one descriptor that fits one mbuf. */
 			if (likely(!(d[i].flags & MEMIF_PROTO_DESC_FLAG_NEXT) &&
 				   src[i] != NULL && d[i].length != 0 &&
 				   d[i].length <= s->room)) {
@@ -1055,56 +1110,20 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 				i++;
 				continue;
 			}
-
-			/* Find the end of the chain within the window. */
-			while (d[e].flags & MEMIF_PROTO_DESC_FLAG_NEXT) {
-				if (e - i + 1 == MEMIF_SERVER_MAX_CHAIN)
-					break;		/* too long: drop it */
-				if (e + 1 == w)
-					break;		/* runs past the window */
-				e++;
-			}
-			if ((d[e].flags & MEMIF_PROTO_DESC_FLAG_NEXT) &&
-			    e - i + 1 < MEMIF_SERVER_MAX_CHAIN) {
-				/* Incomplete here. Restart the window at the
-				 * chain, or widen it, or wait for the client
-				 * to publish the rest, unless the ring is
-				 * full and the rest can never come. */
-				if (i > 0)
-					break;
-				if (w < RTE_MIN(avail, (uint16_t)MEMIF_SERVER_RX_WINDOW)) {
-					wide = widen = true;
-					break;
-				}
-				if (avail < q->size) {
-					stop = true;
-					break;
-				}
-				bad++;
-				i = w;
+			used = memif_server_rx_slow(s, q->size, m, d, src, i, w,
+						    avail, &got, &bad, &nombuf);
+			if (used == MEMIF_SERVER_RX_REWINDOW)
+				break;
+			if (used == MEMIF_SERVER_RX_WIDEN) {
+				wide = widen = true;
 				break;
 			}
-			ok = !(d[e].flags & MEMIF_PROTO_DESC_FLAG_NEXT);
-			total = 0;
-			for (k = i; ok && k <= e; k++) {
-				if (src[k] == NULL)
-					ok = false;
-				else
-					total += d[k].length;
-			}
-			if (!ok || total == 0 || total > MEMIF_SERVER_MAX_PKT_LEN) {
-				bad++;
-				i = (uint16_t)(e + 1);
-				continue;
-			}
-			if (unlikely(memif_server_rx_chain(s, m, &d[i], &src[i],
-							   e - i + 1u) < 0)) {
-				nombuf++;
+			if (used == MEMIF_SERVER_RX_STOP) {
 				stop = true;
 				break;
 			}
-			nrx++;
-			i = (uint16_t)(e + 1);
+			nrx += got;
+			i = (uint16_t)(i + used);
 		}
 		cur = (uint16_t)(cur + i);
 		avail = (uint16_t)(avail - i);
@@ -1119,6 +1138,7 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 	}
 	if (nrx < want)
 		rte_pktmbuf_free_bulk(&pkts[nrx], want - nrx);
+out:
 	if (unlikely(bad))
 		memif_server_count(&st->bad_desc, bad);
 	if (unlikely(nombuf))
@@ -1141,21 +1161,27 @@ static int memif_server_tx_chain(const struct memif_server_conn *c,
 	struct memif_proto_desc d[MEMIF_SERVER_MAX_CHAIN];
 	uint8_t *dst[MEMIF_SERVER_MAX_CHAIN];
 	uint64_t cap = 0;
-	uint32_t need = m->pkt_len, off, left, n, rest;
-	uint16_t cnt = 0, i;
+	uint32_t need = 0, off, left, n, rest;
+	uint16_t cnt = 0, nbad = 0, i;
+	const struct rte_mbuf *seg;
 	const uint8_t *p;
 
+	/* Sized from the segments we copy, not from pkt_len. */
+	for (seg = m; seg != NULL; seg = seg->next)
+		need += seg->data_len;
 	while (cap < need || cnt == 0) {
-		if (cnt == nfree)
-			return (nfree == size) ? -E2BIG : 0;
-		if (cnt == MEMIF_SERVER_MAX_CHAIN)
+		if (cnt == nfree || cnt == MEMIF_SERVER_MAX_CHAIN) {
+			if (cnt < MEMIF_SERVER_MAX_CHAIN && nfree < size)
+				return 0;	/* may fit once the client frees more */
+			*bad += nbad;
 			return -E2BIG;
+		}
 		memcpy(&d[cnt], &ring->desc[(uint16_t)(slot + cnt) & mask],
 		       sizeof(d[0]));
 		p = memif_server_desc_ptr(c, &d[cnt]);
 		if (p == NULL) {
-			/* Unusable buffer: passed on empty. */
-			(*bad)++;
+			/* Unusable buffer: goes back empty, inside the chain. */
+			nbad++;
 			d[cnt].length = 0;
 		}
 		dst[cnt] = (uint8_t *)(uintptr_t)p;
@@ -1182,6 +1208,7 @@ static int memif_server_tx_chain(const struct memif_server_conn *c,
 		}
 	}
 	/* The copy above filled the buffers in order. */
+	*bad += nbad;
 	rest = need;
 	for (i = 0; i < cnt; i++) {
 		struct memif_proto_desc *sd = &ring->desc[(uint16_t)(slot + i) & mask];

@@ -63,7 +63,13 @@
 #define AGENT_M_NETWORK_DELETE  "network.delete"
 /* -> networks[]. reads */
 #define AGENT_M_NETWORK_LIST    "network.list"
-/* -> the data plane's config.get result. reads */
+/* -> ports[]: the data plane's port.list, each with "owner"
+ * ("container_id/ifname") when an attachment owns it. reads */
+#define AGENT_M_PORT_LIST       "port.list"
+/* -> routes[]: the data plane's route.list. reads */
+#define AGENT_M_ROUTE_LIST      "route.list"
+/* -> the data plane's config.get result, with "persisted": the tuning
+ * shuntd pushes again after a data plane restart. reads */
 #define AGENT_M_TUNE_GET        "tune.get"
 /* any of dp_api.h's DP_CFG_* keys -> the data plane's new config. The
  * scalar keys are persisted and pushed again after a data plane restart;

@@ -19,7 +19,7 @@ def testpmd(pod, socket, mode="bridge", mac=None, ip_src=None, ip_dst=None,
     if mac:
         memif += ",mac=%s" % mac
     args = ["dpdk-testpmd", "--no-huge", "--no-shconf", "-m", "192", "--lcores", cores,
-            "--no-pci", "--file-prefix", prefix, "--log-level=4", "--vdev", memif]
+            "--no-pci", "--no-mlockall", "--file-prefix", prefix, "--log-level=4", "--vdev", memif]
     if mode == "bridge":
         args += ["--vdev", "net_tap0,iface=eth0", "--", "--forward-mode=io"]
     else:

@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shuntctl, the operator CLI over shuntd's API (include/shunt/agent_api.h),
+ * in the spirit of ip and bpftool:
+ *
+ *   shuntctl [-j] [--socket PATH] OBJECT VERB [ARGS]
+ *
+ * Aligned tables for people, -j for scripts (the API's own JSON). Exits
+ * 0 on success, 1 with shuntd's message on an API error, 2 on bad usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <shunt/agent_api.h>
+#include "jsonl_client.h"
+#include "table.h"
+
+#define CALL_TIMEOUT_MS 30000
+
+static const char *sock_path = AGENT_API_DEFAULT_SOCKET;
+static bool json_out;
+
+struct cmd {
+	const char *object, *verb, *args, *help;
+	int (*fn)(int argc, char **argv);
+};
+
+/* --- calling shuntd ---------------------------------------------------------- */
+
+/* Call and return the result (new reference), or NULL after printing the
+ * error. */
+static json_t *call(const char *method, json_t *params)
+{
+	struct jsonl_client *c;
+	json_t *r = NULL;
+	char msg[1024];
+	int code = 0, rc;
+
+	rc = jsonl_client_open(sock_path, CALL_TIMEOUT_MS, &c);
+	if (rc < 0) {
+		fprintf(stderr, "shuntctl: %s: %s%s\n", sock_path, strerror(-rc),
+			rc == -ENOENT || rc == -ECONNREFUSED ? " (is shuntd running?)" :
+			rc == -EACCES ? " (root or shuntd's group needed)" : "");
+		json_decref(params);
+		return NULL;
+	}
+	rc = jsonl_client_call(c, method, params, &r, &code, msg, sizeof(msg));
+	jsonl_client_close(c);
+	json_decref(params);
+	if (rc < 0) {
+		if (rc == -EREMOTEIO)
+			fprintf(stderr, "shuntctl: %s (code %d)\n", msg, code);
+		else
+			fprintf(stderr, "shuntctl: %s\n", msg);
+		return NULL;
+	}
+	return r;
+}
+
+static void print_json(json_t *r)
+{
+	char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (s != NULL)
+		puts(s);
+	free(s);
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static const char *jint(json_t *o, const char *key, char *buf, size_t len)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no");
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* "a,b,c" from an array of strings. */
+static const char *jlist(json_t *o, const char *key, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(o, key), i, v)
+		if (json_is_string(v) && used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+						 i ? "," : "", json_string_value(v));
+	return buf;
+}
+
+/* --- commands -------------------------------------------------------------- */
+
+static int cmd_status(int argc, char **argv)
+{
+	json_t *r = call(AGENT_M_STATUS, NULL), *d, *rec, *a, *v;
+
+	(void)argc; (void)argv;
+	if (r == NULL)
+		return 1;
+	if (json_out) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	d = json_object_get(r, "dataplane");
+	rec = json_object_get(d, "reconcile");
+	a = json_object_get(r, "attachments");
+	v = json_object_get(d, "version");
+	printf("agent        %s (api %lld), up %.1f s, state %s (%lld saves)\n",
+	       jstr(r, "version"), (long long)json_integer_value(json_object_get(r, "api")),
+	       (double)json_integer_value(json_object_get(r, "uptime_ms")) / 1000,
+	       jstr(r, "state_dir"),
+	       (long long)json_integer_value(json_object_get(r, "state_saves")));
+	printf("data plane   %s %s", json_is_true(json_object_get(d, "connected")) ?
+	       "connected" : "NOT CONNECTED", jstr(d, "socket"));
+	if (v != NULL)
+		printf(" (%s, %s)", jstr(v, "version"), jstr(v, "dpdk"));
+	printf(", %lld connection(s) so far\n",
+	       (long long)json_integer_value(json_object_get(d, "connects")));
+	printf("reconcile    %s%lld run(s), last %lld ms: %lld added, %lld deleted, "
+	       "%lld failed\n",
+	       json_is_true(json_object_get(rec, "running")) ? "RUNNING, " : "",
+	       (long long)json_integer_value(json_object_get(rec, "runs")),
+	       (long long)json_integer_value(json_object_get(rec, "last_ms")),
+	       (long long)json_integer_value(json_object_get(rec, "last_added")),
+	       (long long)json_integer_value(json_object_get(rec, "last_deleted")),
+	       (long long)json_integer_value(json_object_get(rec, "last_failed")));
+	printf("attachments  %lld (%lld ready, %lld pending, %lld detaching) in %lld "
+	       "network(s)\n",
+	       (long long)json_integer_value(json_object_get(a, "total")),
+	       (long long)json_integer_value(json_object_get(a, "ready")),
+	       (long long)json_integer_value(json_object_get(a, "pending")),
+	       (long long)json_integer_value(json_object_get(a, "detaching")),
+	       (long long)json_integer_value(json_object_get(r, "networks")));
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_pod_list(int argc, char **argv)
+{
+	static const char *const hdr[] = { "CONTAINER", "IFNAME", "NETWORK", "MODE",
+		"IPS", "MAC", "HOST-IF", "MEMIF", "STATE", NULL };
+	json_t *r = call(AGENT_M_ATTACHMENT_LIST, NULL), *a;
+	struct table *t;
+	char ips[512];
+	size_t i;
+
+	(void)argc; (void)argv;
+	if (r == NULL)
+		return 1;
+	if (json_out) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	t = table_new(hdr);
+	json_array_foreach(json_object_get(r, "attachments"), i, a) {
+		const char *row[] = { jstr(a, "container_id"), jstr(a, "ifname"),
+			jstr(a, "network"), jstr(a, "mode"),
+			jlist(a, "ips", ips, sizeof(ips)), jstr(a, "mac"),
+			jstr(a, "host_if"), jstr(a, "memif_socket"), jstr(a, "state") };
+
+		table_row(t, row);
+	}
+	table_print(t, stdout);
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_pod_show(int argc, char **argv)
+{
+	json_t *r, *v, *p;
+	const char *key;
+	char buf[512];
+	size_t i;
+
+	if (argc != 2) {
+		fprintf(stderr, "shuntctl: pod show CONTAINER_ID IFNAME\n");
+		return 2;
+	}
+	r = call(AGENT_M_ATTACHMENT_SHOW, json_pack("{s:s, s:s}", "container_id",
+		 argv[0], "ifname", argv[1]));
+	if (r == NULL)
+		return 1;
+	if (json_out) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	json_object_foreach(r, key, v) {
+		if (strcmp(key, "ports") == 0)
+			continue;
+		if (json_is_array(v))
+			printf("%-16s %s\n", key, jlist(r, key, buf, sizeof(buf))[0] ?
+			       buf : "-");
+		else if (json_is_string(v))
+			printf("%-16s %s\n", key, json_string_value(v)[0] ?
+			       json_string_value(v) : "-");
+		else
+			printf("%-16s %s\n", key, jint(r, key, buf, sizeof(buf)));
+	}
+	json_array_foreach(json_object_get(r, "ports"), i, p)
+		printf("port             %s (%s, %s, %s, lcore %s)\n", jstr(p, "name"),
+		       jstr(p, "kind"), jstr(p, "driver"),
+		       json_is_true(json_object_get(p, "up")) ? "up" : "down",
+		       jint(p, "lcore", buf, sizeof(buf)));
+	if (json_array_size(json_object_get(r, "ports")) == 0)
+		printf("port             none in the data plane\n");
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_port_list(int argc, char **argv)
+{
+	static const char *const hdr[] = { "NAME", "KIND", "DRIVER", "UP", "LCORE",
+		"MAC", "POD-MAC", "IPS", "OWNER", NULL };
+	json_t *r = call(AGENT_M_PORT_LIST, NULL), *p;
+	char ips[512], lc[16], up[8];
+	struct table *t;
+	size_t i;
+
+	(void)argc; (void)argv;
+	if (r == NULL)
+		return 1;
+	if (json_out) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	t = table_new(hdr);
+	json_array_foreach(json_object_get(r, "ports"), i, p) {
+		const char *row[] = { jstr(p, "name"), jstr(p, "kind"), jstr(p, "driver"),
+			jint(p, "up", up, sizeof(up)), jint(p, "lcore", lc, sizeof(lc)),
+			jstr(p, "mac"), jstr(p, "pod_mac"), jlist(p, "ips", ips, sizeof(ips)),
+			jstr(p, "owner") };
+
+		table_row(t, row);
+	}
+	table_print(t, stdout);
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_route_list(int argc, char **argv)
+{
+	static const char *const hdr[] = { "PREFIX", "PORT", "MAC", "POD", "OWNER", NULL };
+	json_t *r = call(AGENT_M_ROUTE_LIST, NULL), *p;
+	struct table *t;
+	char pod[8];
+	size_t i;
+
+	(void)argc; (void)argv;
+	if (r == NULL)
+		return 1;
+	if (json_out) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	t = table_new(hdr);
+	json_array_foreach(json_object_get(r, "routes"), i, p) {
+		const char *row[] = { jstr(p, "prefix"), jstr(p, "port"), jstr(p, "mac"),
+			jint(p, "pod", pod, sizeof(pod)), jstr(p, "owner") };
+
+		table_row(t, row);
+	}
+	table_print(t, stdout);
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_network_list(int argc, char **argv)
+{
+	static const char *const hdr[] = { "NAME", "PREFIXES", "MTU", "MODE", "PODS", NULL };
+	json_t *r = call(AGENT_M_NETWORK_LIST, NULL), *n;
+	char pfx[512], mtu[16], pods[16];
+	struct table *t;
+	size_t i;
+
+	(void)argc; (void)argv;
+	if (r == NULL)
+		return 1;
+	if (json_out) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	t = table_new(hdr);
+	json_array_foreach(json_object_get(r, "networks"), i, n) {
+		const char *row[] = { jstr(n, "name"), jlist(n, "prefixes", pfx, sizeof(pfx)),
+			jint(n, "mtu", mtu, sizeof(mtu)), jstr(n, "mode"),
+			jint(n, "attachments", pods, sizeof(pods)) };
+
+		table_row(t, row);
+	}
+	table_print(t, stdout);
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_network_create(int argc, char **argv)
+{
+	json_t *params = json_object(), *pfx = json_array(), *r;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "--mtu") == 0 || strcmp(argv[i], "--mode") == 0) &&
+		    i + 1 < argc) {
+			char *end;
+			long v;
+
+			if (strcmp(argv[i], "--mode") == 0) {
+				json_object_set_new(params, "mode", json_string(argv[++i]));
+				continue;
+			}
+			v = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || v <= 0) {
+				fprintf(stderr, "shuntctl: --mtu '%s' is not a number\n", argv[i]);
+				goto usage;
+			}
+			json_object_set_new(params, "mtu", json_integer(v));
+		} else if (argv[i][0] == '-') {
+			goto usage;
+		} else {
+			json_array_append_new(pfx, json_string(argv[i]));
+		}
+	}
+	if (argc < 2 || json_array_size(pfx) == 0)
+		goto usage;
+	json_object_set_new(params, "name", json_string(argv[0]));
+	json_object_set_new(params, "prefixes", pfx);
+	r = call(AGENT_M_NETWORK_CREATE, params);
+	if (r == NULL)
+		return 1;
+	if (json_out)
+		print_json(r);
+	json_decref(r);
+	return 0;
+usage:
+	fprintf(stderr, "shuntctl: network create NAME PREFIX... [--mtu N] [--mode MODE]\n");
+	json_decref(params);
+	json_decref(pfx);
+	return 2;
+}
+
+static int cmd_network_delete(int argc, char **argv)
+{
+	json_t *r;
+
+	if (argc != 1) {
+		fprintf(stderr, "shuntctl: network delete NAME\n");
+		return 2;
+	}
+	r = call(AGENT_M_NETWORK_DELETE, json_pack("{s:s}", "name", argv[0]));
+	if (r == NULL)
+		return 1;
+	if (json_out)
+		print_json(r);
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_tune_get(int argc, char **argv)
+{
+	json_t *r = call(AGENT_M_TUNE_GET, NULL), *v;
+	const char *key;
+
+	(void)argc; (void)argv;
+	if (r == NULL)
+		return 1;
+	if (json_out) {
+		print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	json_object_foreach(r, key, v) {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		printf("%-14s %s\n", key, s ? s : "?");
+		free(s);
+	}
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_tune_set(int argc, char **argv)
+{
+	json_t *params = json_object(), *r;
+
+	if (argc == 0 || argc % 2 != 0) {
+		fprintf(stderr, "shuntctl: tune set KEY VALUE [KEY VALUE]...\n");
+		json_decref(params);
+		return 2;
+	}
+	for (int i = 0; i < argc; i += 2) {
+		/* Values are JSON: numbers as they are, poll as {"port": lcore}. */
+		json_t *v = json_loads(argv[i + 1], JSON_DECODE_ANY, NULL);
+
+		if (v == NULL) {
+			fprintf(stderr, "shuntctl: %s: '%s' is not a number or JSON value\n",
+				argv[i], argv[i + 1]);
+			json_decref(params);
+			return 2;
+		}
+		json_object_set_new(params, argv[i], v);
+	}
+	r = call(AGENT_M_TUNE_SET, params);
+	if (r == NULL)
+		return 1;
+	if (json_out)
+		print_json(r);
+	json_decref(r);
+	return 0;
+}
+
+static const struct cmd cmds[] = {
+	{ "status", NULL, "", "agent, data plane and reconciliation at a glance", cmd_status },
+	{ "pod", "list", "", "attachments: pods and their interfaces", cmd_pod_list },
+	{ "pod", "show", "CONTAINER_ID IFNAME", "one attachment with its data plane ports",
+	  cmd_pod_show },
+	{ "port", "list", "", "the data plane's ports and who owns them", cmd_port_list },
+	{ "route", "list", "", "the data plane's routes", cmd_route_list },
+	{ "network", "list", "", "networks", cmd_network_list },
+	{ "network", "create", "NAME PREFIX... [--mtu N] [--mode veth|memif|veth+memif]",
+	  "create a network (the same again is fine)", cmd_network_create },
+	{ "network", "delete", "NAME", "delete an unused network", cmd_network_delete },
+	{ "tune", "get", "", "the data plane's tuning", cmd_tune_get },
+	{ "tune", "set", "KEY VALUE...", "burst, rx_ring, tx_ring, idle_sleep_us "
+	  "(kept across data plane restarts), poll {\"port\": lcore}", cmd_tune_set },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static void usage(FILE *f, const char *object)
+{
+	if (object == NULL)
+		fprintf(f, "usage: shuntctl [-j] [--socket PATH] OBJECT VERB [ARGS]\n"
+			"  -j, --json       print the API's JSON\n"
+			"  --socket PATH    shuntd's socket (default "
+			AGENT_API_DEFAULT_SOCKET ")\n"
+			"  -h, --help       this text; OBJECT --help for one object\n\n");
+	for (const struct cmd *c = cmds; c->object; c++)
+		if (object == NULL || strcmp(object, c->object) == 0)
+			fprintf(f, "  %s%s%s%s%s\n      %s\n", c->object,
+				c->verb ? " " : "", c->verb ? c->verb : "",
+				c->args[0] ? " " : "", c->args, c->help);
+}
+
+static bool is_help(const char *s)
+{
+	return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0 ||
+	       strcmp(s, "help") == 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *object, *verb;
+	int c;
+
+	/* "+": options end at OBJECT, so VERB's own options reach it. */
+	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json_out = true; break;
+		case 's': sock_path = optarg; break;
+		case 'h': usage(stdout, NULL); return 0;
+		default: usage(stderr, NULL); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr, NULL);
+		return 2;
+	}
+	object = argv[optind++];
+	verb = optind < argc ? argv[optind] : NULL;
+	for (const struct cmd *k = cmds; k->object; k++) {
+		if (strcmp(k->object, object) != 0)
+			continue;
+		if (k->verb == NULL) {
+			if (verb != NULL && is_help(verb)) {
+				usage(stdout, object);
+				return 0;
+			}
+			return k->fn(argc - optind, argv + optind);
+		}
+		if (verb == NULL || is_help(verb)) {
+			usage(verb ? stdout : stderr, object);
+			return verb ? 0 : 2;
+		}
+		if (strcmp(k->verb, verb) != 0)
+			continue;
+		if (optind + 1 < argc && is_help(argv[optind + 1])) {
+			fprintf(stdout, "usage: shuntctl %s %s%s%s\n  %s\n", object, verb,
+				k->args[0] ? " " : "", k->args, k->help);
+			return 0;
+		}
+		return k->fn(argc - optind - 1, argv + optind + 1);
+	}
+	fprintf(stderr, "shuntctl: unknown command '%s%s%s'\n", object,
+		verb ? " " : "", verb ? verb : "");
+	usage(stderr, NULL);
+	return 2;
+}
