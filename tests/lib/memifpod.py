@@ -19,11 +19,11 @@ def testpmd(pod, socket, mode="bridge", mac=None, ip_src=None, ip_dst=None,
     if mac:
         memif += ",mac=%s" % mac
     args = ["dpdk-testpmd", "--no-huge", "--no-shconf", "-m", "192", "--lcores", cores,
-            "--no-pci", "--no-mlockall", "--file-prefix", prefix, "--log-level=4", "--vdev", memif]
+            "--no-pci", "--file-prefix", prefix, "--log-level=4", "--vdev", memif]
     if mode == "bridge":
-        args += ["--vdev", "net_tap0,iface=eth0", "--", "--forward-mode=io"]
+        args += ["--vdev", "net_tap0,iface=eth0", "--", "--no-mlockall", "--forward-mode=io"]
     else:
-        args += ["--", "--forward-mode=%s" % mode]
+        args += ["--", "--no-mlockall", "--forward-mode=%s" % mode]
         if mode == "txonly":
             args += ["--tx-ip=%s,%s" % (ip_src, ip_dst), "--eth-peer=0,%s" % peer_mac,
                      "--txpkts=%d" % pktlen]
