@@ -11,6 +11,7 @@
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 #include "dp.h"
 #include "log.h"
 
@@ -65,6 +66,29 @@ fail:
 	return rc;
 }
 
+/* Every veth or eth port is one ethdev; Debian's DPDK has 32 of them. */
+static int ethdev_slot_check(char *err, size_t errlen)
+{
+	if (rte_eth_dev_count_total() < RTE_MAX_ETHPORTS)
+		return 0;
+	snprintf(err, errlen, "no ethdev left: this DPDK build has %d "
+		 "(RTE_MAX_ETHPORTS); use memif pod ports beyond that",
+		 RTE_MAX_ETHPORTS);
+	return -ENOSPC;
+}
+
+/*
+ * AF_XDP fills its rings from the shared pool up front: a port added when
+ * the pool cannot cover that and leave room for traffic would come up
+ * deaf (seen: ports 11-15 of 32767 mbufs received nothing).
+ */
+static bool pool_can_feed_xdp(void)
+{
+	unsigned int need = 2 * dp.cfg.rx_ring + dp.cfg.tx_ring + 8192;
+
+	return rte_mempool_avail_count(dp.pool) >= need;
+}
+
 static int vdev_open(struct port *p, const char *drv, const char *args,
 		     uint16_t nq, char *err, size_t errlen)
 {
@@ -105,6 +129,17 @@ static int veth_open(struct port *p, char *err, size_t errlen)
 	if (if_nametoindex(p->args.ifname) == 0) {
 		snprintf(err, errlen, "no interface '%s'", p->args.ifname);
 		return -ENODEV;
+	}
+	rc = ethdev_slot_check(err, errlen);
+	if (rc < 0)
+		return rc;
+	if (strcmp(mode, "af_packet") != 0 && !pool_can_feed_xdp()) {
+		snprintf(err, errlen, "%u free mbufs cannot feed another AF_XDP "
+			 "socket (raise --mbufs)", rte_mempool_avail_count(dp.pool));
+		if (strcmp(mode, "af_xdp") == 0)
+			return -ENOSPC;
+		log_warn("port %s: %s; using AF_PACKET", p->args.name, err);
+		mode = "af_packet";
 	}
 	if (strcmp(mode, "af_packet") != 0) {
 		snprintf(args, sizeof(args), "iface=%s,start_queue=0,queue_count=1",
@@ -154,6 +189,9 @@ static int eth_open(struct port *p, char *err, size_t errlen)
 	}
 	memcpy(p->devname, da, n);
 	p->devname[n] = '\0';
+	rc = ethdev_slot_check(err, errlen);
+	if (rc < 0)
+		return rc;
 	rc = rte_dev_probe(da);
 	if (rc < 0) {
 		snprintf(err, errlen, "probing '%s': %s", da, rte_strerror(-rc));

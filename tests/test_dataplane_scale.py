@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""As many veth pods as this DPDK build allows (RTE_MAX_ETHPORTS, 32 in
+Debian): every one reachable through AF_XDP, and the next one refused with
+a message that says why."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from shunt import DataPlane, Pod, CtlError, check, done, require_root  # noqa: E402
+
+require_root()
+dp = DataPlane("scale").start()
+pods = [Pod(i, "10.78.0.%d" % (i + 1)) for i in range(1, 33)]
+drivers = {}
+for p in pods:
+    r = dp.call("port.add", name="x%d" % p.idx, kind="veth", ifname=p.veth(), mode="auto",
+                pod=p.port_params())
+    drivers[p.idx] = r["driver"]
+check(all(d == "af_xdp" for d in drivers.values()),
+      "all 32 veth ports on AF_XDP (%s)" % sorted(set(drivers.values())))
+bad = [p.idx for p in pods[1:] if not p.ping(pods[0].ip4, count=1, timeout=3)[0]]
+check(not bad, "every pod reaches pod 1 (unreachable: %s)" % bad)
+extra = Pod(40, "10.78.0.99")
+try:
+    dp.call("port.add", name="x40", kind="veth", ifname=extra.veth(), pod=extra.port_params())
+    check(False, "the 33rd ethdev is refused")
+except CtlError as e:
+    check(e.code == 3 and "RTE_MAX_ETHPORTS" in e.message, "the 33rd ethdev is refused: %s" % e.message)
+# memif ports are not ethdevs: still possible.
+dp.call("port.add", name="m40", kind="memif", socket="/shunt-m40", netns=extra.netns_path,
+        pod=extra.port_params())
+check(True, "a memif port is still accepted")
+check(dp.alive(), "data plane alive")
+done()
