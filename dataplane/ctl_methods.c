@@ -98,23 +98,16 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-static int parse_pod(json_t *pod, struct pod_identity *id, char *err,
-		     size_t errlen)
+/* A non-empty array of IPv4/IPv6 addresses into id. */
+static int parse_ips(json_t *ips, const char *field, struct pod_identity *id,
+		     char *err, size_t errlen)
 {
-	json_t *ips = json_object_get(pod, "ips"), *v;
+	json_t *v;
 	size_t i;
 
-	if (!json_is_object(pod)) {
-		snprintf(err, errlen, "'pod' must be an object {mac, ips}");
-		return -1;
-	}
-	if (get_mac(pod, "mac", &id->mac, err, errlen) != 1) {
-		if (!err[0])
-			snprintf(err, errlen, "'pod.mac' is required");
-		return -1;
-	}
 	if (!json_is_array(ips) || json_array_size(ips) == 0) {
-		snprintf(err, errlen, "'pod.ips' must be a non-empty array of addresses");
+		snprintf(err, errlen, "'%s' must be a non-empty array of addresses",
+			 field);
 		return -1;
 	}
 	json_array_foreach(ips, i, v) {
@@ -128,12 +121,27 @@ static int parse_pod(json_t *pod, struct pod_identity *id, char *err,
 			id->n6++;
 		} else {
 			snprintf(err, errlen,
-				 "'pod.ips[%zu]' must be an IPv4 or IPv6 address "
-				 "(at most %d of each)", i, POD_MAX_ADDRS);
+				 "'%s[%zu]' must be an IPv4 or IPv6 address "
+				 "(at most %d of each)", field, i, POD_MAX_ADDRS);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+static int parse_pod(json_t *pod, struct pod_identity *id, char *err,
+		     size_t errlen)
+{
+	if (!json_is_object(pod)) {
+		snprintf(err, errlen, "'pod' must be an object {mac, ips}");
+		return -1;
+	}
+	if (get_mac(pod, "mac", &id->mac, err, errlen) != 1) {
+		if (!err[0])
+			snprintf(err, errlen, "'pod.mac' is required");
+		return -1;
+	}
+	return parse_ips(json_object_get(pod, "ips"), "pod.ips", id, err, errlen);
 }
 
 static json_t *m_port_add(json_t *params, int *code, char *err, size_t errlen)
@@ -156,6 +164,10 @@ static json_t *m_port_add(json_t *params, int *code, char *err, size_t errlen)
 		if (get_str(params, "devargs", a.devargs, sizeof(a.devargs), err,
 			    errlen) != 1)
 			FAIL_PARAM("'devargs' is required for an eth port");
+		if (json_object_get(params, "ips") != NULL &&
+		    parse_ips(json_object_get(params, "ips"), "ips", &a.local,
+			      err, errlen) < 0)
+			return NULL;  /* *code is DP_E_PARAMS, err names the field */
 	} else if (strcmp(a.kind, DP_PORT_MEMIF) == 0 ||
 		   strcmp(a.kind, DP_PORT_VETH) == 0) {
 		if (pod == NULL)
@@ -228,9 +240,9 @@ static json_t *m_port_list(json_t *params, int *code, char *err, size_t errlen)
 
 static json_t *m_route_add(json_t *params, int *code, char *err, size_t errlen)
 {
-	char prefix[64], port[DP_NAME_LEN];
+	char prefix[64], port[DP_NAME_LEN], via[INET6_ADDRSTRLEN];
 	struct rte_ether_addr mac;
-	int has_mac, rc;
+	int has_mac, has_via, rc;
 
 	if (get_str(params, "prefix", prefix, sizeof(prefix), err, errlen) != 1)
 		FAIL_PARAM("'prefix' is required");
@@ -241,7 +253,13 @@ static json_t *m_route_add(json_t *params, int *code, char *err, size_t errlen)
 		*code = DP_E_PARAMS;
 		return NULL;
 	}
-	rc = route_add(prefix, port, has_mac ? &mac : NULL, false, err, errlen);
+	has_via = get_str(params, "via", via, sizeof(via), err, errlen);
+	if (has_via < 0) {
+		*code = DP_E_PARAMS;
+		return NULL;
+	}
+	rc = route_add(prefix, port, has_mac ? &mac : NULL, has_via ? via : NULL,
+		       false, err, errlen);
 	if (rc < 0) {
 		*code = errno_code(rc);
 		return NULL;
@@ -268,6 +286,12 @@ static json_t *m_route_list(json_t *params, int *code, char *err, size_t errlen)
 {
 	(void)params; (void)code; (void)err; (void)errlen;
 	return json_pack("{s:o}", "routes", route_list());
+}
+
+static json_t *m_neigh_list(json_t *params, int *code, char *err, size_t errlen)
+{
+	(void)params; (void)code; (void)err; (void)errlen;
+	return json_pack("{s:o}", "neighbours", neigh_list());
 }
 
 static json_t *port_stats(struct port *p)
@@ -409,6 +433,7 @@ static const struct {
 	{ DP_M_ROUTE_ADD, m_route_add },
 	{ DP_M_ROUTE_DEL, m_route_del },
 	{ DP_M_ROUTE_LIST, m_route_list },
+	{ DP_M_NEIGH_LIST, m_neigh_list },
 	{ DP_M_STATS, m_stats },
 	{ DP_M_CONFIG_GET, m_config_get },
 	{ DP_M_CONFIG_SET, m_config_set },

@@ -48,6 +48,7 @@ struct port_args {
 	char veth_mode[12];       /* auto, af_xdp, af_packet */
 	/* eth */
 	char devargs[512];
+	struct pod_identity local; /* the uplink's own addresses (ARP/ND) */
 	bool has_mac;
 	struct rte_ether_addr mac;  /* our MAC on a memif port (else generated) */
 };
@@ -103,9 +104,14 @@ struct poll_list {
 	} e[];
 };
 
-struct nexthop {
-	uint16_t port;
-	struct rte_ether_addr mac;  /* destination MAC to write */
+/* One word, so the control thread can change a resolved neighbour's MAC
+ * with one atomic store while workers read it. */
+union nexthop {
+	struct {
+		uint16_t port;
+		struct rte_ether_addr mac;  /* destination MAC to write */
+	};
+	uint64_t u64;
 };
 
 struct dp_config {
@@ -119,7 +125,10 @@ struct dp_config {
 struct dp_state {
 	struct port *ports[DP_MAX_PORTS];        /* data path */
 	struct poll_list *poll[DP_MAX_WORKERS];  /* data path */
-	struct nexthop *nh;                      /* data path, ROUTE_MAX_NH */
+	union nexthop *nh;                       /* data path, ROUTE_MAX_NH */
+	struct rte_ring *punt[DP_MAX_WORKERS];   /* worker -> control: uplink ARP/ND */
+	struct rte_ring *inject[DP_MAX_WORKERS]; /* control -> worker: frames to send,
+						  * mbuf->port = output port id */
 	struct rte_fib *fib4;                    /* data path */
 	struct rte_fib6 *fib6;                   /* data path */
 	struct port_counters *counters[DP_MAX_WORKERS]; /* [DP_MAX_PORTS] */
@@ -170,10 +179,23 @@ static inline uint16_t port_tx(struct port *p, unsigned int w,
 #define ROUTE_NH_NONE 0   /* fib default: no route */
 int route_init(char *err, size_t errlen);
 int route_add(const char *prefix, const char *port, const struct rte_ether_addr *mac,
-	      bool owned_by_port, char *err, size_t errlen);
+	      const char *via, bool owned_by_port, char *err, size_t errlen);
+/* neigh.c calls this when a next hop's MAC is learned or changes. */
+void route_neigh_update(uint16_t port, int family, const uint8_t *ip,
+			const struct rte_ether_addr *mac);
 int route_del(const char *prefix, char *err, size_t errlen);
 void route_del_port(uint16_t port);
 json_t *route_list(void);
+
+/* neigh.c: next hops on uplinks, resolved with ARP / ND (control path) */
+int neigh_init(void);
+/* Track ip on port; 1 and *mac filled if known, 0 if a request went out. */
+int neigh_want(uint16_t port, int family, const uint8_t *ip,
+	       struct rte_ether_addr *mac);
+void neigh_poll(void);          /* drain punted frames: learn and answer */
+void neigh_tick(uint64_t now_ms);
+void neigh_del_port(uint16_t port);
+json_t *neigh_list(void);
 
 /* lcore.c */
 int lcore_worker_main(void *arg);

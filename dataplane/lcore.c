@@ -13,6 +13,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 #include "dp.h"
 
 #define IDLE_ROUNDS 64  /* empty rounds before sleeping */
@@ -86,22 +87,40 @@ static inline void forward(struct worker *wk, struct port *in,
 			   struct port_counters *c, struct rte_mbuf *m,
 			   uint64_t nhid)
 {
-	const struct nexthop *nh;
+	union nexthop nh;
 	struct rte_ether_hdr *eth;
 	struct port *out;
 
 	if (nhid == ROUTE_NH_NONE)
 		return drop(c, m, DROP_NO_ROUTE);
-	nh = &dp.nh[nhid];
-	out = __atomic_load_n(&dp.ports[nh->port], __ATOMIC_ACQUIRE);
+	nh.u64 = __atomic_load_n(&dp.nh[nhid].u64, __ATOMIC_ACQUIRE);
+	out = __atomic_load_n(&dp.ports[nh.port], __ATOMIC_ACQUIRE);
 	if (out == NULL)
 		return drop(c, m, DROP_PORT_DOWN);
 	if (out == in && in->pod != NULL)
 		return drop(c, m, DROP_HAIRPIN);
 	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	eth->dst_addr = nh->mac;
+	eth->dst_addr = nh.mac;
 	eth->src_addr = out->mac;
 	tx_enqueue(wk, out, m);
+}
+
+/* Frames the control thread built (ARP/ND on uplinks). */
+static void inject_drain(struct worker *wk)
+{
+	struct rte_mbuf *ms[32];
+	unsigned int n = rte_ring_sc_dequeue_burst(dp.inject[wk->w], (void **)ms,
+						   RTE_DIM(ms), NULL);
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct port *out = ms[i]->port < DP_MAX_PORTS ?
+			__atomic_load_n(&dp.ports[ms[i]->port], __ATOMIC_ACQUIRE) : NULL;
+
+		if (out == NULL)
+			rte_pktmbuf_free(ms[i]);
+		else
+			tx_enqueue(wk, out, ms[i]);
+	}
 }
 
 static void process_burst(struct worker *wk, struct port *in,
@@ -152,7 +171,7 @@ static void process_burst(struct worker *wk, struct port *in,
 			break;
 		}
 		case PKT_ARP_GW:
-			pkt_arp_reply(d, &in->mac);
+			pkt_arp_reply(d, &in->mac, RTE_BE32(GW4_ADDR));
 			c->neigh_replies++;
 			tx_enqueue(wk, in, m);
 			break;
@@ -168,7 +187,7 @@ static void process_burst(struct worker *wk, struct port *in,
 				break;
 			}
 			m->data_len = m->pkt_len = pkt_nd_reply(d,
-				rte_pktmbuf_data_len(m), &in->mac);
+				rte_pktmbuf_data_len(m), &in->mac, gw6_addr);
 			c->neigh_replies++;
 			tx_enqueue(wk, in, m);
 			break;
@@ -176,6 +195,11 @@ static void process_burst(struct worker *wk, struct port *in,
 			pkt_echo_reply(d, rte_pktmbuf_data_len(m), &in->mac);
 			c->neigh_replies++;
 			tx_enqueue(wk, in, m);
+			break;
+		case PKT_NEIGH_UPLINK:
+			m->port = in->id;
+			if (rte_ring_sp_enqueue(dp.punt[wk->w], m) != 0)
+				drop(c, m, DROP_NEIGH_IGNORED);
 			break;
 		case PKT_NEIGH_OTHER:
 			drop(c, m, DROP_NEIGH_IGNORED);
@@ -228,6 +252,8 @@ int lcore_worker_main(void *arg)
 			total += nb;
 			process_burst(wk, p, pkts, nb);
 		}
+		if (unlikely(!rte_ring_empty(dp.inject[w])))
+			inject_drain(wk);
 		if (wk->ndirty)
 			tx_flush_all(wk);
 		rte_rcu_qsbr_quiescent(dp.qsbr, w);

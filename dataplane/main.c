@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -37,6 +38,14 @@ static volatile sig_atomic_t stop_signal;
 void dp_sync(void)
 {
 	rte_rcu_qsbr_synchronize(dp.qsbr, RTE_QSBR_THRID_INVALID);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void on_signal(int sig)
@@ -192,6 +201,9 @@ static int dp_init(unsigned int nmbufs)
 		log_err("%s", err);
 		return rc;
 	}
+	rc = neigh_init();
+	if (rc < 0)
+		return rc;
 	return port_publish_poll();
 }
 
@@ -203,7 +215,7 @@ static void control_loop(void)
 	static struct port *owner[MAX_PFD];
 
 	while (!stop_signal) {
-		int nctl = ctl_fds(pfd, MAX_PFD), n = nctl;
+		int nctl = ctl_fds(pfd, MAX_PFD), n = nctl, rc;
 
 		for (int i = 0; i < DP_MAX_PORTS; i++) {
 			struct port *p = dp.ports[i];
@@ -217,7 +229,11 @@ static void control_loop(void)
 				pfd[n++] = (struct pollfd){ .fd = fds[j], .events = POLLIN };
 			}
 		}
-		if (poll(pfd, (nfds_t)n, 200) <= 0)
+		/* Short: punted ARP/ND frames wait for this loop. */
+		rc = poll(pfd, (nfds_t)n, 20);
+		neigh_poll();
+		neigh_tick(now_ms());
+		if (rc <= 0)
 			continue;
 		/* Port events first: a request below may delete the port. */
 		for (int k = nctl; k < n; k++)

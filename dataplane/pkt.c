@@ -60,7 +60,7 @@ static enum pkt_class classify_arp(const uint8_t *data, uint32_t len,
 	    arp->arp_hlen != RTE_ETHER_ADDR_LEN || arp->arp_plen != 4)
 		return drop(reason, DROP_MALFORMED);
 	if (pod == NULL)
-		return PKT_NEIGH_OTHER;
+		return PKT_NEIGH_UPLINK;
 	if (!rte_is_same_ether_addr(&arp->arp_data.arp_sha, &pod->mac))
 		return drop(reason, DROP_SPOOF_MAC);
 	/* 0.0.0.0 is an address-conflict probe (RFC 5227). */
@@ -135,7 +135,10 @@ static enum pkt_class classify_ipv6(const uint8_t *data, uint32_t len,
 			const struct nd_msg *ns = (const struct nd_msg *)icmp;
 
 			/* Neighbour discovery and MLD stay on the link. */
-			if (icmp[0] != ICMP6_NS || pod == NULL)
+			if (pod == NULL)
+				return icmp[0] == ICMP6_NS || icmp[0] == ICMP6_NA ?
+					PKT_NEIGH_UPLINK : PKT_NEIGH_OTHER;
+			if (icmp[0] != ICMP6_NS)
 				return PKT_NEIGH_OTHER;
 			if (pl < offsetof(struct nd_msg, opt_type) ||
 			    len < RTE_ETHER_HDR_LEN + sizeof(*ip6) +
@@ -199,7 +202,8 @@ enum pkt_class pkt_classify(const uint8_t *data, uint32_t len,
 	}
 }
 
-void pkt_arp_reply(uint8_t *data, const struct rte_ether_addr *our_mac)
+void pkt_arp_reply(uint8_t *data, const struct rte_ether_addr *our_mac,
+		   rte_be32_t sip)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)data;
 	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
@@ -211,11 +215,63 @@ void pkt_arp_reply(uint8_t *data, const struct rte_ether_addr *our_mac)
 	rte_ether_addr_copy(&a->arp_sha, &a->arp_tha);
 	a->arp_tip = a->arp_sip;
 	rte_ether_addr_copy(our_mac, &a->arp_sha);
-	a->arp_sip = RTE_BE32(GW4_ADDR);
+	a->arp_sip = sip;
+}
+
+uint32_t pkt_arp_request(uint8_t *buf, const struct rte_ether_addr *our_mac,
+			 rte_be32_t sip, rte_be32_t tip)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+
+	memset(buf, 0, RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN);
+	memset(&eth->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
+	eth->src_addr = *our_mac;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+	arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+	arp->arp_plen = 4;
+	arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
+	arp->arp_data.arp_sha = *our_mac;
+	arp->arp_data.arp_sip = sip;
+	arp->arp_data.arp_tip = tip;
+	return RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN;
+}
+
+uint32_t pkt_ns_build(uint8_t *buf, const struct rte_ether_addr *our_mac,
+		      const uint8_t *src, const uint8_t *target)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
+	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
+	struct nd_msg *ns = (struct nd_msg *)(ip6 + 1);
+	/* Solicited-node multicast ff02::1:ffXX:XXXX (RFC 4291 2.7.1). */
+	static const uint8_t snm[13] = { 0xff, 0x02, [11] = 0x01, [12] = 0xff };
+
+	memset(buf, 0, ND_REPLY_LEN);
+	eth->dst_addr = (struct rte_ether_addr){ { 0x33, 0x33, 0xff,
+		target[13], target[14], target[15] } };
+	eth->src_addr = *our_mac;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip6->vtc_flow = RTE_BE32(6u << 28);
+	ip6->payload_len = RTE_BE16(sizeof(*ns));
+	ip6->proto = IPPROTO_ICMPV6;
+	ip6->hop_limits = 255;
+	memcpy(ip6->src_addr, src, 16);
+	memcpy(ip6->dst_addr, snm, 13);
+	memcpy(ip6->dst_addr + 13, target + 13, 3);
+	ns->type = ICMP6_NS;
+	memcpy(ns->target, target, 16);
+	ns->opt_type = ND_OPT_SLLA;
+	ns->opt_len = 1;
+	ns->opt_mac = *our_mac;
+	ns->cksum = rte_ipv6_udptcp_cksum(ip6, ns);
+	return ND_REPLY_LEN;
 }
 
 uint32_t pkt_nd_reply(uint8_t *data, uint32_t len,
-		      const struct rte_ether_addr *our_mac)
+		      const struct rte_ether_addr *our_mac,
+		      const uint8_t *target)
 {
 	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)data;
@@ -237,7 +293,7 @@ uint32_t pkt_nd_reply(uint8_t *data, uint32_t len,
 	} else {
 		memcpy(ip6->dst_addr, ip6->src_addr, 16);
 	}
-	memcpy(ip6->src_addr, gw6_addr, 16);
+	memcpy(ip6->src_addr, target, 16);
 	ip6->vtc_flow = RTE_BE32(6u << 28);
 	ip6->payload_len = RTE_BE16(sizeof(*na));
 	ip6->proto = IPPROTO_ICMPV6;
@@ -247,7 +303,7 @@ uint32_t pkt_nd_reply(uint8_t *data, uint32_t len,
 	na->cksum = 0;
 	/* Router, Solicited (unless DAD), Override. */
 	na->flags = rte_cpu_to_be_32(dad ? 0xa0000000u : 0xe0000000u);
-	memcpy(na->target, gw6_addr, 16);
+	memcpy(na->target, target, 16);
 	na->opt_type = ND_OPT_TLLA;
 	na->opt_len = 1;
 	na->opt_mac = *our_mac;

@@ -35,6 +35,7 @@ enum pkt_class {
 	PKT_ND_GW,       /* neighbour solicitation for fe80::1: answer it */
 	PKT_ECHO_GW,     /* ICMP/ICMPv6 echo request to the gateway: answer it */
 	PKT_NEIGH_OTHER, /* other ARP/ND/MLD: not forwarded, not an error */
+	PKT_NEIGH_UPLINK,/* ARP, NS or NA on an uplink: for the control thread */
 	PKT_DROP,        /* *reason says why */
 };
 
@@ -55,15 +56,28 @@ enum pkt_class pkt_classify(const uint8_t *data, uint32_t seg_len,
 bool pod_owns_ip4(const struct pod_identity *pod, rte_be32_t a);
 bool pod_owns_ip6(const struct pod_identity *pod, const uint8_t *a);
 
-/* Turn an ARP request (classified PKT_ARP_GW) into the reply, in place. */
-void pkt_arp_reply(uint8_t *data, const struct rte_ether_addr *our_mac);
+/* Turn an ARP request into the reply from our_mac for address sip (network
+ * order), in place. */
+void pkt_arp_reply(uint8_t *data, const struct rte_ether_addr *our_mac,
+		   rte_be32_t sip);
+
+/* Build an ARP request for tip from sip/our_mac into buf (>= 60 bytes).
+ * Returns the frame length. */
+uint32_t pkt_arp_request(uint8_t *buf, const struct rte_ether_addr *our_mac,
+			 rte_be32_t sip, rte_be32_t tip);
+
+/* Build a neighbour solicitation for target from src/our_mac into buf
+ * (>= ND_REPLY_LEN bytes). Returns the frame length. */
+uint32_t pkt_ns_build(uint8_t *buf, const struct rte_ether_addr *our_mac,
+		      const uint8_t *src, const uint8_t *target);
 
 /* Turn a neighbour solicitation (PKT_ND_GW) into the advertisement, in
  * place. data must have room for ND_REPLY_LEN bytes. Returns the new frame
  * length (ND_REPLY_LEN). */
 #define ND_REPLY_LEN (RTE_ETHER_HDR_LEN + 40 + 32)
 uint32_t pkt_nd_reply(uint8_t *data, uint32_t len,
-		      const struct rte_ether_addr *our_mac);
+		      const struct rte_ether_addr *our_mac,
+		      const uint8_t *target);
 
 /* Turn an echo request to the gateway (PKT_ECHO_GW) into the reply, in
  * place; the frame's length does not change. */

@@ -172,7 +172,7 @@ int port_add(const struct port_args *a, struct port **out, char *err,
 			     : (const void *)a->id.ip6[i - a->id.n4],
 			  addr, sizeof(addr));
 		snprintf(pfx, sizeof(pfx), "%s/%d", addr, v4 ? 32 : 128);
-		rc = route_add(pfx, a->name, NULL, true, err, errlen);
+		rc = route_add(pfx, a->name, NULL, NULL, true, err, errlen);
 		if (rc < 0)
 			goto undo;
 	}
@@ -199,6 +199,7 @@ int port_del(const char *name)
 		return -ENOENT;
 	/* Unpublish: routes first (no new traffic to it), then polling. */
 	route_del_port(p->id);
+	neigh_del_port(p->id);
 	p->worker = -1;
 	port_publish_poll();
 	__atomic_store_n(&dp.ports[p->id], NULL, __ATOMIC_RELEASE);

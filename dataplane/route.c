@@ -25,9 +25,12 @@
 struct route {
 	bool used;
 	bool owned;     /* made by port.add for a pod address */
+	bool has_via;   /* next hop by address, resolved by neigh.c */
+	bool installed; /* in the fib (a route via an unresolved next hop is not) */
 	int family;
 	uint8_t depth;
 	uint8_t addr[16];
+	uint8_t via[16];
 	uint16_t port;
 };
 
@@ -132,12 +135,38 @@ static int fib_apply(const struct route *r, uint16_t nh, bool add)
 		   : rte_fib6_delete(dp.fib6, r->addr, r->depth);
 }
 
+/* A next hop given by address: it must be of the prefix's family and the
+ * uplink must have an address of that family to ask from. */
+static int via_parse(struct route *r, const struct port *p, const char *via,
+		     char *err, size_t errlen)
+{
+	if (inet_pton(r->family, via, r->via) != 1) {
+		snprintf(err, errlen, "via '%s' is not an %s address", via,
+			 r->family == AF_INET ? "IPv4" : "IPv6");
+		return -EINVAL;
+	}
+	if (p->pod != NULL) {
+		snprintf(err, errlen, "via applies to uplinks; '%s' is a pod port",
+			 p->args.name);
+		return -EINVAL;
+	}
+	if ((r->family == AF_INET ? p->args.local.n4 : p->args.local.n6) == 0) {
+		snprintf(err, errlen, "uplink '%s' has no %s address to resolve "
+			 "%s from (port.add ips)", p->args.name,
+			 r->family == AF_INET ? "IPv4" : "IPv6", via);
+		return -EINVAL;
+	}
+	r->has_via = true;
+	return 0;
+}
+
 int route_add(const char *prefix, const char *port_name,
-	      const struct rte_ether_addr *mac, bool owned_by_port,
-	      char *err, size_t errlen)
+	      const struct rte_ether_addr *mac, const char *via,
+	      bool owned_by_port, char *err, size_t errlen)
 {
 	struct route r = { .used = true, .owned = owned_by_port };
 	struct port *p = port_find(port_name);
+	struct rte_ether_addr learned;
 	int i, rc;
 
 	rc = prefix_parse(prefix, &r.family, r.addr, &r.depth, err, errlen);
@@ -147,9 +176,15 @@ int route_add(const char *prefix, const char *port_name,
 		snprintf(err, errlen, "no port named '%s'", port_name);
 		return -ENOENT;
 	}
-	if (mac == NULL && p->pod == NULL) {
+	if (mac != NULL && via != NULL) {
+		snprintf(err, errlen, "route %s: give mac or via, not both", prefix);
+		return -EINVAL;
+	}
+	if (via != NULL && (rc = via_parse(&r, p, via, err, errlen)) < 0)
+		return rc;
+	if (mac == NULL && via == NULL && p->pod == NULL) {
 		snprintf(err, errlen,
-			 "route %s via uplink '%s' needs the next hop's mac",
+			 "route %s via uplink '%s' needs the next hop's mac or via",
 			 prefix, port_name);
 		return -EINVAL;
 	}
@@ -166,13 +201,27 @@ int route_add(const char *prefix, const char *port_name,
 	r.port = p->id;
 	/* The slot is unused and no worker can reach it before fib_apply. */
 	dp.nh[i + 1].port = p->id;
-	dp.nh[i + 1].mac = mac != NULL ? *mac : p->pod->mac;
+	dp.nh[i + 1].mac = mac != NULL ? *mac :
+			   p->pod != NULL ? p->pod->mac : (struct rte_ether_addr){ 0 };
+	if (r.has_via) {
+		rc = neigh_want(p->id, r.family, r.via, &learned);
+		if (rc < 0) {
+			snprintf(err, errlen, "neighbour table full");
+			return rc;
+		}
+		if (rc == 0) {  /* installed once neigh.c learns the MAC */
+			routes[i] = r;
+			return 0;
+		}
+		dp.nh[i + 1].mac = learned;
+	}
 	rc = fib_apply(&r, (uint16_t)(i + 1), true);
 	if (rc < 0) {
 		snprintf(err, errlen, "adding %s to the fib: %s", prefix,
 			 strerror(-rc));
 		return rc;
 	}
+	r.installed = true;
 	routes[i] = r;
 	log_debug("route %s -> %s (nh %d)", prefix, port_name, i + 1);
 	return 0;
@@ -198,10 +247,31 @@ int route_del(const char *prefix, char *err, size_t errlen)
 			 prefix, dp.ports[r->port]->args.name);
 		return -EPERM;
 	}
-	fib_apply(r, 0, false);
+	if (r->installed)
+		fib_apply(r, 0, false);
 	dp_sync();
 	r->used = false;
 	return 0;
+}
+
+void route_neigh_update(uint16_t port, int family, const uint8_t *ip,
+			const struct rte_ether_addr *mac)
+{
+	size_t n = family == AF_INET ? 4 : 16;
+
+	for (int i = 0; i < ROUTE_MAX; i++) {
+		struct route *r = &routes[i];
+		union nexthop nh;
+
+		if (!r->used || !r->has_via || r->port != port ||
+		    r->family != family || memcmp(r->via, ip, n) != 0)
+			continue;
+		nh.u64 = dp.nh[i + 1].u64;
+		nh.mac = *mac;
+		__atomic_store_n(&dp.nh[i + 1].u64, nh.u64, __ATOMIC_RELEASE);
+		if (!r->installed && fib_apply(r, (uint16_t)(i + 1), true) == 0)
+			r->installed = true;
+	}
 }
 
 void route_del_port(uint16_t port)
@@ -210,7 +280,8 @@ void route_del_port(uint16_t port)
 
 	for (int i = 0; i < ROUTE_MAX; i++)
 		if (routes[i].used && routes[i].port == port) {
-			fib_apply(&routes[i], 0, false);
+			if (routes[i].installed)
+				fib_apply(&routes[i], 0, false);
 			any = true;
 		}
 	if (!any)
@@ -225,6 +296,7 @@ json_t *route_list(void)
 {
 	json_t *a = json_array();
 	char addr[INET6_ADDRSTRLEN], buf[INET6_ADDRSTRLEN + 8], mac[32];
+	char via[INET6_ADDRSTRLEN];
 
 	for (int i = 0; i < ROUTE_MAX; i++) {
 		const struct route *r = &routes[i];
@@ -234,9 +306,12 @@ json_t *route_list(void)
 		inet_ntop(r->family, r->addr, addr, sizeof(addr));
 		snprintf(buf, sizeof(buf), "%s/%u", addr, r->depth);
 		rte_ether_format_addr(mac, sizeof(mac), &dp.nh[i + 1].mac);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}",
+		if (r->has_via)
+			inet_ntop(r->family, r->via, via, sizeof(via));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b, s:s?, s:b}",
 			"prefix", buf, "port", dp.ports[r->port]->args.name,
-			"mac", mac, "pod", r->owned));
+			"mac", r->installed ? mac : "", "pod", r->owned,
+			"via", r->has_via ? via : NULL, "installed", r->installed));
 	}
 	return a;
 }

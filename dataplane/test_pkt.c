@@ -89,10 +89,10 @@ static void test_arp(void)
 	arp->arp_data.arp_sip = pod.ip4[0];
 	arp->arp_data.arp_tip = htonl(GW4_ADDR);
 	CHECK(pkt_classify(f, len, len, &pod, &our, &reason) == PKT_ARP_GW);
-	/* From the uplink (no pod) an ARP is never answered as a gateway. */
-	CHECK(pkt_classify(f, len, len, NULL, &our, &reason) == PKT_NEIGH_OTHER);
+	/* From the uplink (no pod) an ARP goes to the control thread. */
+	CHECK(pkt_classify(f, len, len, NULL, &our, &reason) == PKT_NEIGH_UPLINK);
 
-	pkt_arp_reply(f, &our);
+	pkt_arp_reply(f, &our, htonl(GW4_ADDR));
 	CHECK(arp->arp_opcode == htons(RTE_ARP_OP_REPLY));
 	CHECK(rte_is_same_ether_addr(&arp->arp_data.arp_sha, &our));
 	CHECK(arp->arp_data.arp_sip == htonl(GW4_ADDR));
@@ -223,7 +223,7 @@ static void test_ipv6(void)
 
 	len = frame_ns(f, "fe80::858:aff:fe00:2", "fe80::1", 255, true);
 	CHECK(pkt_classify(f, len, len, &pod, &our, &reason) == PKT_ND_GW);
-	len = pkt_nd_reply(f, len, &our);
+	len = pkt_nd_reply(f, len, &our, gw6_addr);
 	CHECK(len == ND_REPLY_LEN);
 	CHECK(icmp[0] == 136);
 	CHECK(rte_ipv6_udptcp_cksum_verify(ip6, icmp) == 0);
@@ -308,6 +308,36 @@ static void test_echo(void)
 	CHECK(memcmp(ip6->src_addr, gw6_addr, 16) == 0);
 }
 
+static void test_requests(void)
+{
+	uint8_t f[128], src[16], tgt[16];
+	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(f + RTE_ETHER_HDR_LEN);
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(f + RTE_ETHER_HDR_LEN);
+	uint32_t reason = 0, len;
+
+	len = pkt_arp_request(f, &our, htonl(0x0a000001), htonl(0x0a000002));
+	CHECK(len == 60);
+	CHECK(rte_is_broadcast_ether_addr(&((struct rte_ether_hdr *)f)->dst_addr));
+	CHECK(arp->arp_opcode == htons(RTE_ARP_OP_REQUEST) &&
+	      arp->arp_data.arp_tip == htonl(0x0a000002));
+	/* What we send is what an uplink hands to the control thread. */
+	CHECK(pkt_classify(f, len, len, NULL, &podmac, &reason) == PKT_NEIGH_UPLINK);
+
+	inet_pton(AF_INET6, "fd99::254", src);
+	inet_pton(AF_INET6, "fd99::1", tgt);
+	len = pkt_ns_build(f, &our, src, tgt);
+	CHECK(len == ND_REPLY_LEN);
+	CHECK(rte_ipv6_udptcp_cksum_verify(ip6, ip6 + 1) == 0);
+	CHECK(ip6->dst_addr[0] == 0xff && ip6->dst_addr[11] == 1 &&
+	      ip6->dst_addr[12] == 0xff && ip6->dst_addr[15] == 1);
+	CHECK(((struct rte_ether_hdr *)f)->dst_addr.addr_bytes[0] == 0x33);
+	CHECK(pkt_classify(f, len, len, NULL, &podmac, &reason) == PKT_NEIGH_UPLINK);
+	/* The reply to it, for our own address, from the uplink. */
+	len = pkt_nd_reply(f, len, &podmac, tgt);
+	CHECK(rte_ipv6_udptcp_cksum_verify(ip6, ip6 + 1) == 0);
+	CHECK(memcmp(ip6->src_addr, tgt, 16) == 0 && memcmp(ip6->dst_addr, src, 16) == 0);
+}
+
 /* Random frames: classification must stay in bounds (run under ASan in
  * debug builds) and never call a frame with a bad header routable. */
 static void test_fuzz(void)
@@ -350,6 +380,7 @@ int main(void)
 	test_ttl();
 	test_ipv6();
 	test_echo();
+	test_requests();
 	test_fuzz();
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);

@@ -49,21 +49,49 @@ upl = "su%s" % RUN_ID
 sh(["ip", "link", "add", upl, "type", "veth", "peer", "name", "up0", "netns", up.ns])
 at_exit(lambda: sh(["ip", "link", "del", upl], check=False))
 sh("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 && ip link set %s up" % (upl, upl))
-up.exec("ip link set up0 up && ip addr add 10.99.0.1/24 dev up0")
+up.exec("ip link set up0 up && ip addr add 10.99.0.1/24 dev up0 && "
+        "ip -6 addr add fd99::1/64 dev up0 nodad")
 peer_mac = up.exec("cat /sys/class/net/up0/address").stdout.strip()
-r = dp.call("port.add", name="uplink", kind="eth", devargs="net_af_packet_up,iface=%s" % upl)
-up.exec("ip neigh add 10.99.0.254 lladdr %s dev up0 && ip route add 10.50.0.0/24 via 10.99.0.254" % r["mac"])
-dp.call("route.add", prefix="10.99.0.0/24", port="uplink", mac=peer_mac)
+# The uplink has addresses of its own: the router behind it resolves the
+# data plane by ARP/ND, and the data plane resolves the router's.
+r = dp.call("port.add", name="uplink", kind="eth", devargs="net_af_packet_up,iface=%s" % upl,
+            ips=["10.99.0.254", "fd99::254"])
+up.exec("ip route add 10.50.0.0/24 via 10.99.0.254 && ip -6 route add fd50::/64 via fd99::254")
+dp.call("route.add", prefix="10.99.0.0/24", port="uplink", via="10.99.0.1")
+dp.call("route.add", prefix="fd99::/64", port="uplink", via="fd99::1")
 ok, out = a.ping("10.99.0.1")
-check(ok, "pod1 reaches a host behind the uplink")
+check(ok, "pod1 reaches a host behind the uplink (next hop learned by ARP)")
 if not ok:
     print(out)
-check(dp.stats("uplink")["tx_pkts"] >= 3, "uplink transmitted")
+ok, out = a.ping("fd99::1", six=True)
+check(ok, "pod1 reaches it over IPv6 (next hop learned by ND)")
+if not ok:
+    print(out)
+neigh = {n["ip"]: n for n in dp.call("neigh.list")["neighbours"]}
+check(neigh.get("10.99.0.1", {}).get("mac", "").lower() == peer_mac and
+      neigh.get("fd99::1", {}).get("mac", "").lower() == peer_mac,
+      "neighbours learned with the router's MAC: %s" % neigh)
+lladdr = up.exec("ip neigh show 10.99.0.254").stdout
+check(r["mac"].lower() in lladdr, "the router resolved the data plane's uplink address (%s)" % lladdr.strip())
+check(dp.stats("uplink")["tx_pkts"] >= 6, "uplink transmitted")
+# A static next hop still works, and a next hop nobody answers for stays
+# out of the fib (no_route, not a frame to a zero MAC).
+dp.call("route.add", prefix="10.97.0.0/24", port="uplink", via="10.99.0.77")
+rt = {x["prefix"]: x for x in dp.call("route.list")["routes"]}
+check(not rt["10.97.0.0/24"]["installed"], "a route via an unresolved next hop is not installed")
+a.exec("ping -4 -c 1 -W 1 10.97.0.5", check=False)
+check(dp.stats("pod1")["drops"]["no_route"] >= 1, "traffic to it counted as no_route")
+dp.call("route.del", prefix="10.97.0.0/24")
 try:
     dp.call("route.add", prefix="10.98.0.0/24", port="uplink")
     check(False, "uplink route without a next-hop MAC refused")
 except CtlError as e:
-    check("mac" in e.message, "uplink route without a next-hop MAC refused: %s" % e.message)
+    check("mac or via" in e.message, "uplink route without a next hop refused: %s" % e.message)
+try:
+    dp.call("route.add", prefix="10.98.0.0/24", port="pod1", via="10.50.0.3")
+    check(False, "via on a pod port refused")
+except CtlError as e:
+    check("uplinks" in e.message, "via on a pod port refused: %s" % e.message)
 routes = {r["prefix"]: r for r in dp.call("route.list")["routes"]}
 check("10.50.0.2/32" in routes and routes["10.50.0.2/32"]["pod"], "pod address routes listed")
 check("fd50::3/128" in routes, "pod IPv6 route listed")

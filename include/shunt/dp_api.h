@@ -23,12 +23,14 @@
 
 /* Methods. */
 #define DP_M_VERSION    "version"
-#define DP_M_PORT_ADD   "port.add"    /* name, kind, ... -> id, mac, driver */
+#define DP_M_PORT_ADD   "port.add"    /* name, kind, ... -> id, mac, driver;
+				       * eth: devargs, [ips] (own addresses) */
 #define DP_M_PORT_DEL   "port.del"    /* name */
 #define DP_M_PORT_LIST  "port.list"   /* -> ports[] */
-#define DP_M_ROUTE_ADD  "route.add"   /* prefix, port, [mac] */
+#define DP_M_ROUTE_ADD  "route.add"   /* prefix, port, [mac | via] */
 #define DP_M_ROUTE_DEL  "route.del"   /* prefix */
 #define DP_M_ROUTE_LIST "route.list"  /* -> routes[] */
+#define DP_M_NEIGH_LIST "neigh.list"  /* -> neighbours[] (uplink next hops) */
 #define DP_M_STATS      "stats"       /* [port] -> ports[] with counters, drops{} */
 #define DP_M_CONFIG_GET "config.get"
 #define DP_M_CONFIG_SET "config.set"  /* any of the config keys below */
