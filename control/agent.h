@@ -104,6 +104,17 @@ json_t *tune_get(struct agent *ag, struct jsonl_error *e);
 /* Validate, apply to the data plane, persist the scalar keys. */
 json_t *tune_set(struct agent *ag, json_t *params, struct jsonl_error *e);
 
+/* stats.c ----------------------------------------------------------------- */
+
+/*
+ * The data plane's per-port counters joined with their owners, and summed
+ * per attachment (AGENT_M_STATS's result, a new reference); only one
+ * attachment's when only is not NULL. NULL with e filled when the data
+ * plane cannot be asked.
+ */
+json_t *stats_get(struct agent *ag, const struct attachment *only,
+		  struct jsonl_error *e);
+
 /* methods.c --------------------------------------------------------------- */
 
 extern const struct jsonl_method agent_methods[];

@@ -388,6 +388,23 @@ static json_t *m_route_list(void *ctx, json_t *params, const struct jsonl_peer *
 	return dp_list(ctx, DP_M_ROUTE_LIST, "routes", "port", e);
 }
 
+static json_t *m_stats(void *ctx, json_t *params, const struct jsonl_peer *peer,
+		       struct jsonl_error *e)
+{
+	static const char *const known[] = { "container_id", "ifname", NULL };
+	struct attachment *a = NULL;
+
+	(void)peer;
+	if (params_only(params, known, e) < 0)
+		return NULL;
+	if (json_object_size(params) > 0) {
+		a = find_att(ctx, params, e);
+		if (a == NULL)
+			return NULL;
+	}
+	return stats_get(ctx, a, e);
+}
+
 static json_t *m_tune_get(void *ctx, json_t *params, const struct jsonl_peer *peer,
 			  struct jsonl_error *e)
 {
@@ -415,6 +432,7 @@ const struct jsonl_method agent_methods[] = {
 	{ AGENT_M_NETWORK_LIST, 0, m_network_list },
 	{ AGENT_M_PORT_LIST, 0, m_port_list },
 	{ AGENT_M_ROUTE_LIST, 0, m_route_list },
+	{ AGENT_M_STATS, 0, m_stats },
 	{ AGENT_M_TUNE_GET, 0, m_tune_get },
 	{ AGENT_M_TUNE_SET, JSONL_MUTATES, m_tune_set },
 };

@@ -16,12 +16,13 @@
 #include <string.h>
 #include <shunt/agent_api.h>
 #include "jsonl_client.h"
+#include "shuntctl.h"
 #include "table.h"
 
 #define CALL_TIMEOUT_MS 30000
 
 static const char *sock_path = AGENT_API_DEFAULT_SOCKET;
-static bool json_out;
+bool ctl_json_out;
 
 struct cmd {
 	const char *object, *verb, *args, *help;
@@ -30,9 +31,7 @@ struct cmd {
 
 /* --- calling shuntd ---------------------------------------------------------- */
 
-/* Call and return the result (new reference), or NULL after printing the
- * error. */
-static json_t *call(const char *method, json_t *params)
+json_t *ctl_call(const char *method, json_t *params)
 {
 	struct jsonl_client *c;
 	json_t *r = NULL;
@@ -60,7 +59,7 @@ static json_t *call(const char *method, json_t *params)
 	return r;
 }
 
-static void print_json(json_t *r)
+void ctl_print_json(json_t *r)
 {
 	char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
@@ -107,13 +106,13 @@ static const char *jlist(json_t *o, const char *key, char *buf, size_t len)
 
 static int cmd_status(int argc, char **argv)
 {
-	json_t *r = call(AGENT_M_STATUS, NULL), *d, *rec, *a, *v;
+	json_t *r = ctl_call(AGENT_M_STATUS, NULL), *d, *rec, *a, *v;
 
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (json_out) {
-		print_json(r);
+	if (ctl_json_out) {
+		ctl_print_json(r);
 		json_decref(r);
 		return 0;
 	}
@@ -155,7 +154,7 @@ static int cmd_pod_list(int argc, char **argv)
 {
 	static const char *const hdr[] = { "CONTAINER", "IFNAME", "NETWORK", "MODE",
 		"IPS", "MAC", "HOST-IF", "MEMIF", "STATE", NULL };
-	json_t *r = call(AGENT_M_ATTACHMENT_LIST, NULL), *a;
+	json_t *r = ctl_call(AGENT_M_ATTACHMENT_LIST, NULL), *a;
 	struct table *t;
 	char ips[512];
 	size_t i;
@@ -163,8 +162,8 @@ static int cmd_pod_list(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (json_out) {
-		print_json(r);
+	if (ctl_json_out) {
+		ctl_print_json(r);
 		json_decref(r);
 		return 0;
 	}
@@ -193,12 +192,12 @@ static int cmd_pod_show(int argc, char **argv)
 		fprintf(stderr, "shuntctl: pod show CONTAINER_ID IFNAME\n");
 		return 2;
 	}
-	r = call(AGENT_M_ATTACHMENT_SHOW, json_pack("{s:s, s:s}", "container_id",
+	r = ctl_call(AGENT_M_ATTACHMENT_SHOW, json_pack("{s:s, s:s}", "container_id",
 		 argv[0], "ifname", argv[1]));
 	if (r == NULL)
 		return 1;
-	if (json_out) {
-		print_json(r);
+	if (ctl_json_out) {
+		ctl_print_json(r);
 		json_decref(r);
 		return 0;
 	}
@@ -229,7 +228,7 @@ static int cmd_port_list(int argc, char **argv)
 {
 	static const char *const hdr[] = { "NAME", "KIND", "DRIVER", "UP", "LCORE",
 		"MAC", "POD-MAC", "IPS", "OWNER", NULL };
-	json_t *r = call(AGENT_M_PORT_LIST, NULL), *p;
+	json_t *r = ctl_call(AGENT_M_PORT_LIST, NULL), *p;
 	char ips[512], lc[16], up[8];
 	struct table *t;
 	size_t i;
@@ -237,8 +236,8 @@ static int cmd_port_list(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (json_out) {
-		print_json(r);
+	if (ctl_json_out) {
+		ctl_print_json(r);
 		json_decref(r);
 		return 0;
 	}
@@ -259,7 +258,7 @@ static int cmd_port_list(int argc, char **argv)
 static int cmd_route_list(int argc, char **argv)
 {
 	static const char *const hdr[] = { "PREFIX", "PORT", "MAC", "POD", "OWNER", NULL };
-	json_t *r = call(AGENT_M_ROUTE_LIST, NULL), *p;
+	json_t *r = ctl_call(AGENT_M_ROUTE_LIST, NULL), *p;
 	struct table *t;
 	char pod[8];
 	size_t i;
@@ -267,8 +266,8 @@ static int cmd_route_list(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (json_out) {
-		print_json(r);
+	if (ctl_json_out) {
+		ctl_print_json(r);
 		json_decref(r);
 		return 0;
 	}
@@ -287,7 +286,7 @@ static int cmd_route_list(int argc, char **argv)
 static int cmd_network_list(int argc, char **argv)
 {
 	static const char *const hdr[] = { "NAME", "PREFIXES", "MTU", "MODE", "PODS", NULL };
-	json_t *r = call(AGENT_M_NETWORK_LIST, NULL), *n;
+	json_t *r = ctl_call(AGENT_M_NETWORK_LIST, NULL), *n;
 	char pfx[512], mtu[16], pods[16];
 	struct table *t;
 	size_t i;
@@ -295,8 +294,8 @@ static int cmd_network_list(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (json_out) {
-		print_json(r);
+	if (ctl_json_out) {
+		ctl_print_json(r);
 		json_decref(r);
 		return 0;
 	}
@@ -344,11 +343,11 @@ static int cmd_network_create(int argc, char **argv)
 		goto usage;
 	json_object_set_new(params, "name", json_string(argv[0]));
 	json_object_set_new(params, "prefixes", pfx);
-	r = call(AGENT_M_NETWORK_CREATE, params);
+	r = ctl_call(AGENT_M_NETWORK_CREATE, params);
 	if (r == NULL)
 		return 1;
-	if (json_out)
-		print_json(r);
+	if (ctl_json_out)
+		ctl_print_json(r);
 	json_decref(r);
 	return 0;
 usage:
@@ -366,25 +365,25 @@ static int cmd_network_delete(int argc, char **argv)
 		fprintf(stderr, "shuntctl: network delete NAME\n");
 		return 2;
 	}
-	r = call(AGENT_M_NETWORK_DELETE, json_pack("{s:s}", "name", argv[0]));
+	r = ctl_call(AGENT_M_NETWORK_DELETE, json_pack("{s:s}", "name", argv[0]));
 	if (r == NULL)
 		return 1;
-	if (json_out)
-		print_json(r);
+	if (ctl_json_out)
+		ctl_print_json(r);
 	json_decref(r);
 	return 0;
 }
 
 static int cmd_tune_get(int argc, char **argv)
 {
-	json_t *r = call(AGENT_M_TUNE_GET, NULL), *v;
+	json_t *r = ctl_call(AGENT_M_TUNE_GET, NULL), *v;
 	const char *key;
 
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (json_out) {
-		print_json(r);
+	if (ctl_json_out) {
+		ctl_print_json(r);
 		json_decref(r);
 		return 0;
 	}
@@ -419,11 +418,11 @@ static int cmd_tune_set(int argc, char **argv)
 		}
 		json_object_set_new(params, argv[i], v);
 	}
-	r = call(AGENT_M_TUNE_SET, params);
+	r = ctl_call(AGENT_M_TUNE_SET, params);
 	if (r == NULL)
 		return 1;
-	if (json_out)
-		print_json(r);
+	if (ctl_json_out)
+		ctl_print_json(r);
 	json_decref(r);
 	return 0;
 }
@@ -439,6 +438,9 @@ static const struct cmd cmds[] = {
 	{ "network", "create", "NAME PREFIX... [--mtu N] [--mode veth|memif|veth+memif]",
 	  "create a network (the same again is fine)", cmd_network_create },
 	{ "network", "delete", "NAME", "delete an unused network", cmd_network_delete },
+	{ "stats", NULL, "[--watch SECONDS [--count N]] [CONTAINER_ID IFNAME]",
+	  "counters and rates (pps, bit/s, drops/s) per pod, port and drop reason; "
+	  "rates over 1 s, or every SECONDS with --watch", ctl_stats_cmd },
 	{ "tune", "get", "", "the data plane's tuning", cmd_tune_get },
 	{ "tune", "set", "KEY VALUE...", "burst, rx_ring, tx_ring, idle_sleep_us "
 	  "(kept across data plane restarts), poll {\"port\": lcore}", cmd_tune_set },
@@ -480,7 +482,7 @@ int main(int argc, char **argv)
 	/* "+": options end at OBJECT, so VERB's own options reach it. */
 	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': json_out = true; break;
+		case 'j': ctl_json_out = true; break;
 		case 's': sock_path = optarg; break;
 		case 'h': usage(stdout, NULL); return 0;
 		default: usage(stderr, NULL); return 2;

@@ -6,6 +6,7 @@
  *
  *   shuntd [--socket PATH] [--group NAME] [--state-dir DIR]
  *          [--dataplane PATH] [--veth-mode MODE] [--log-level LEVEL]
+ *          [--metrics ADDR:PORT]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,12 +24,14 @@
 #include <shunt/dp_api.h>
 #include "agent.h"
 #include "log.h"
+#include "metrics.h"
 #include "podnet.h"
 
 #define MAX_PFD (AGENT_API_MAX_CLIENTS + 8)
 #define DP_CALL_TIMEOUT_MS 10000
 
 static struct agent ag;
+static struct metrics *metrics;   /* NULL without --metrics */
 
 uint64_t agent_now_ms(void)
 {
@@ -93,6 +96,8 @@ static void usage(FILE *f)
 "  --dataplane PATH   data plane control socket (default " DP_API_DEFAULT_SOCKET ")\n"
 "  --veth-mode MODE   data plane veth ports: auto, af_xdp, af_packet (default auto)\n"
 "  --log-level LEVEL  error, warn, info, debug (default info)\n"
+"  --metrics ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+"                     (numeric, e.g. 127.0.0.1:9464 or [::1]:9464; off by default)\n"
 "  -h, --help         this text\n");
 }
 
@@ -113,16 +118,21 @@ static void loop(int sfd)
 	static struct pollfd pfd[MAX_PFD];
 
 	for (;;) {
-		int n = 0, nsrv, ndp, timeout, rc;
+		int n = 0, nsrv, ndp, nmx, timeout, rc, mt;
 
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		nsrv = jsonl_server_fds(ag.srv, pfd + n, MAX_PFD - n - 2);
 		n += nsrv;
 		ndp = dp_client_fds(ag.dp, pfd + n, MAX_PFD - n);
 		n += ndp;
+		nmx = metrics_fds(metrics, pfd + n, MAX_PFD - n);
+		n += nmx;
 		timeout = dp_client_timeout_ms(ag.dp);
 		if (timeout < 0 || timeout > 1000)
 			timeout = 1000;  /* idle connections are reaped on time */
+		mt = metrics_timeout_ms(metrics);
+		if (mt >= 0 && mt < timeout)
+			timeout = mt;
 		if (reconcile_busy(&ag))
 			timeout = 0;
 		rc = poll(pfd, (nfds_t)n, timeout);
@@ -144,6 +154,10 @@ static void loop(int sfd)
 		    reconcile_start(&ag) < 0)
 			log_warn("reconcile: could not start; retried on the next "
 				 "connection");
+		/* Also without events: MHD's own timeouts are due. A scrape
+		 * is served here, between API requests, from the live state. */
+		if (metrics != NULL)
+			metrics_handle(metrics);
 		if (reconcile_busy(&ag))
 			reconcile_step(&ag);
 	}
@@ -158,11 +172,13 @@ int main(int argc, char **argv)
 		{ "dataplane", required_argument, NULL, 'p' },
 		{ "veth-mode", required_argument, NULL, 'v' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = AGENT_API_DEFAULT_SOCKET, *dir = AGENT_DEFAULT_STATE_DIR;
 	const char *dp_path = DP_API_DEFAULT_SOCKET, *group = "root";
+	const char *metrics_addr = NULL;
 	struct jsonl_server_config srv_cfg;
 	enum log_level lvl;
 	struct group *gr;
@@ -194,6 +210,7 @@ int main(int argc, char **argv)
 			}
 			log_set_level(lvl);
 			break;
+		case 'm': metrics_addr = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -252,6 +269,14 @@ int main(int argc, char **argv)
 			"another shuntd is listening there" : strerror(-rc));
 		return 1;
 	}
+	if (metrics_addr != NULL) {
+		rc = metrics_open(&ag, metrics_addr, &metrics, err, sizeof(err));
+		if (rc < 0) {
+			log_err("%s", err);
+			jsonl_server_close(ag.srv);
+			return 1;
+		}
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -261,9 +286,11 @@ int main(int argc, char **argv)
 		log_err("signalfd: %s", strerror(errno));
 		return 1;
 	}
-	log_info("ready: API %s (group %s), data plane %s, veth mode %s", sock,
-		 group, dp_path, ag.veth_mode);
+	log_info("ready: API %s (group %s), data plane %s, veth mode %s%s%s", sock,
+		 group, dp_path, ag.veth_mode, metrics ? ", metrics http://" : "",
+		 metrics ? metrics_addr : "");
 	loop(sfd);
+	metrics_close(metrics);
 	jsonl_server_close(ag.srv);
 	dp_client_free(ag.dp);
 	podnet_fini();

@@ -70,3 +70,11 @@ void table_print(struct table *t, FILE *f)
 	free(t->cells);
 	free(t);
 }
+
+void table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}

@@ -14,6 +14,8 @@ struct table *table_new(const char *const *headers);
 /* Add a row of as many cells as headers; each is copied (NULL prints
  * as "-"). Returns 0 or -ENOMEM. */
 int table_row(struct table *t, const char *const *cells);
+/* Free t without printing it. */
+void table_free(struct table *t);
 /* Print with columns padded to their widest cell, then free t. */
 void table_print(struct table *t, FILE *f);
 

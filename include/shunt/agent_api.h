@@ -68,6 +68,16 @@
 #define AGENT_M_PORT_LIST       "port.list"
 /* -> routes[]: the data plane's route.list. reads */
 #define AGENT_M_ROUTE_LIST      "route.list"
+/* [container_id, ifname] (both or neither) -> time_ms (shuntd's
+ * monotonic clock, for rates), pods[] and ports[]. ports[]: the data
+ * plane's stats (name, rx_pkts, rx_bytes, tx_pkts, tx_bytes,
+ * neigh_replies, dropped, drops{reason: count}), with owner
+ * ("container_id/ifname"), container_id, ifname and kind when an
+ * attachment owns the port. pods[]: one per attachment (container_id,
+ * ifname, network, mode, ports[] names found in the data plane) with the
+ * same counters summed over its ports. Counters restart at 0 when the
+ * data plane restarts or re-adds a port. reads */
+#define AGENT_M_STATS           "stats"
 /* -> the data plane's config.get result, with "persisted": the tuning
  * shuntd pushes again after a data plane restart. reads */
 #define AGENT_M_TUNE_GET        "tune.get"

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* What shuntctl's command files share (private to control/). */
+#ifndef SHUNT_SHUNTCTL_H
+#define SHUNT_SHUNTCTL_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+/* -j: print the API's JSON instead of tables. */
+extern bool ctl_json_out;
+
+/* Call shuntd (params is consumed; NULL for none). Returns the result (a
+ * new reference), or NULL after printing the error to stderr. */
+json_t *ctl_call(const char *method, json_t *params);
+
+/* Pretty-print r on stdout. */
+void ctl_print_json(json_t *r);
+
+/* shuntctl_stats.c: "stats [--watch SECONDS [--count N]] [CID IFNAME]".
+ * Returns the exit status (0, 1 on an API error, 2 on bad usage). */
+int ctl_stats_cmd(int argc, char **argv);
+
+#endif
