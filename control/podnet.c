@@ -3,6 +3,9 @@
  * Pod networking with libnl-route-3 (podnet.h).
  */
 #include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -291,6 +294,37 @@ out:
 	return rc;
 }
 
+/*
+ * Checksums and segmentation are done by the pod's kernel, not left to
+ * "hardware": the data plane reads frames off the veth raw (AF_PACKET,
+ * AF_XDP), so a frame with a checksum left for offload would reach the
+ * other pod unfinished (UDP/TCP dropped there), and a TSO super-frame
+ * would exceed every MTU. Turning TX checksumming off turns TSO off too.
+ */
+static int pod_tx_offload_off(int nsfd, const char *pod_if)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
+	struct ifreq ifr = { 0 };
+	int fd, rc = 0;
+
+	if (setns(nsfd, CLONE_NEWNET) < 0)
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (setns(host_ns, CLONE_NEWNET) < 0) {
+		log_err("cannot return to the host network namespace: %s",
+			strerror(errno));
+		abort();
+	}
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", pod_if);
+	ifr.ifr_data = (void *)&ev;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 int podnet_pod_setup(int nsfd, const char *pod_if, const struct ip_prefix *ips,
 		     unsigned int n_ips, char *err, size_t errlen)
 {
@@ -306,6 +340,11 @@ int podnet_pod_setup(int nsfd, const char *pod_if, const struct ip_prefix *ips,
 	rc = link_up(sk, pod_if);
 	if (rc < 0) {
 		fail(err, errlen, rc, "setting %s up", pod_if);
+		goto out;
+	}
+	rc = pod_tx_offload_off(nsfd, pod_if);
+	if (rc < 0) {
+		fail(err, errlen, rc, "turning TX checksum offload off on %s", pod_if);
 		goto out;
 	}
 	rc = nlerr(rtnl_link_get_kernel(sk, 0, pod_if, &link));

@@ -29,6 +29,8 @@
 #define DP_NAME_LEN     32
 
 struct port;
+struct port_filters;
+struct filter_chain;
 struct rte_mbuf;
 
 /* What port.add asks for, parsed and validated by the control channel. */
@@ -85,6 +87,8 @@ struct port {
 	uint16_t eth_port;        /* ethdev ports */
 	void *priv;               /* kind's private state */
 	rte_spinlock_t txq_lock[DP_MAX_QUEUES];
+	/* data path: eBPF filter chains, [SHUNT_DIR_FROM_POD, SHUNT_DIR_TO_POD] */
+	struct filter_chain *filters[2];
 
 	/* control path */
 	struct port_args args;
@@ -93,6 +97,7 @@ struct port {
 	int worker;               /* index into dp.workers */
 	uint16_t nh;              /* next hop to this pod (pod ports) */
 	struct port_counters base;/* counters when the id was (re)used */
+	struct port_filters *pf[2];/* what the chains are made of */
 };
 
 /* What one worker polls. Published whole, with RCU. */
@@ -196,6 +201,15 @@ void neigh_poll(void);          /* drain punted frames: learn and answer */
 void neigh_tick(uint64_t now_ms);
 void neigh_del_port(uint16_t port);
 json_t *neigh_list(void);
+
+/* filter_ctl.c: control methods for eBPF filters */
+json_t *filter_m_load(json_t *params, int *code, char *err, size_t errlen);
+json_t *filter_m_unload(json_t *params, int *code, char *err, size_t errlen);
+json_t *filter_m_attach(json_t *params, int *code, char *err, size_t errlen);
+json_t *filter_m_detach(json_t *params, int *code, char *err, size_t errlen);
+json_t *filter_m_rules(json_t *params, int *code, char *err, size_t errlen);
+json_t *filter_m_list(json_t *params, int *code, char *err, size_t errlen);
+void filter_port_detach(struct port *p, int dir);
 
 /* lcore.c */
 int lcore_worker_main(void *arg);

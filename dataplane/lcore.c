@@ -7,6 +7,7 @@
  * while it sleeps when idle, so the control thread's dp_sync() never waits
  * on a sleeping worker.
  */
+#include <string.h>
 #include <time.h>
 #include <rte_fib.h>
 #include <rte_fib6.h>
@@ -15,6 +16,10 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include "dp.h"
+#include "filter.h"
+
+_Static_assert(FILTER_MAX_WORKERS >= DP_MAX_WORKERS,
+	       "filter counters are per worker");
 
 #define IDLE_ROUNDS 64  /* empty rounds before sleeping */
 
@@ -36,7 +41,22 @@ struct worker {
 static void tx_flush(struct worker *wk, struct txbuf *tb)
 {
 	struct port_counters *c = &wk->cnt[tb->port->id];
-	uint16_t sent = port_tx(tb->port, wk->w, tb->m, tb->n);
+	const struct filter_chain *fc =
+		__atomic_load_n(&tb->port->filters[SHUNT_DIR_TO_POD], __ATOMIC_ACQUIRE);
+	uint16_t sent;
+
+	if (unlikely(fc != NULL)) {
+		struct rte_mbuf *drops[DP_MAX_BURST];
+		uint16_t nd = 0;
+
+		tb->n = filter_chain_apply(fc, wk->w, tb->m, tb->n, drops, &nd);
+		for (uint16_t i = 0; i < nd; i++) {
+			tb->bytes -= rte_pktmbuf_pkt_len(drops[i]);
+			rte_pktmbuf_free(drops[i]);
+		}
+		c->drops[DROP_FILTER] += nd;
+	}
+	sent = port_tx(tb->port, wk->w, tb->m, tb->n);
 
 	c->tx_pkts += sent;
 	for (uint16_t i = sent; i < tb->n; i++) {
@@ -83,6 +103,48 @@ static inline void drop(struct port_counters *c, struct rte_mbuf *m,
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * Frames the data plane itself answers or builds (ARP, ND, echo replies):
+ * sent at once, past the to-pod filters, so a default-deny policy never
+ * cuts a pod off its gateway. Rare, so one at a time.
+ */
+static void tx_now(struct worker *wk, struct port *out, struct rte_mbuf *m)
+{
+	struct port_counters *c = &wk->cnt[out->id];
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+
+	if (port_tx(out, wk->w, &m, 1) == 1) {
+		c->tx_pkts++;
+		c->tx_bytes += len;
+	} else {
+		drop(c, m, DROP_TX_FULL);
+	}
+}
+
+/* Run the from-pod chain over pkts and keep the passing ones (and their
+ * lookup keys, ksz bytes each) in order. Returns how many pass. */
+static uint16_t filter_from_pod(const struct filter_chain *fc,
+				struct worker *wk, struct port_counters *c,
+				struct rte_mbuf **pkts, uint8_t *keys, size_t ksz,
+				uint16_t n)
+{
+	uint32_t v[DP_MAX_BURST];
+	uint16_t k = 0;
+
+	if (filter_chain_run(fc, wk->w, pkts, n, v, NULL) == 0)
+		return n;
+	for (uint16_t i = 0; i < n; i++) {
+		if (v[i] != 0) {
+			drop(c, pkts[i], DROP_FILTER);
+			continue;
+		}
+		pkts[k] = pkts[i];
+		memmove(keys + k * ksz, keys + i * ksz, ksz);
+		k++;
+	}
+	return k;
+}
+
 static inline void forward(struct worker *wk, struct port *in,
 			   struct port_counters *c, struct rte_mbuf *m,
 			   uint64_t nhid)
@@ -119,7 +181,7 @@ static void inject_drain(struct worker *wk)
 		if (out == NULL)
 			rte_pktmbuf_free(ms[i]);
 		else
-			tx_enqueue(wk, out, ms[i]);
+			tx_now(wk, out, ms[i]);
 	}
 }
 
@@ -173,7 +235,7 @@ static void process_burst(struct worker *wk, struct port *in,
 		case PKT_ARP_GW:
 			pkt_arp_reply(d, &in->mac, RTE_BE32(GW4_ADDR));
 			c->neigh_replies++;
-			tx_enqueue(wk, in, m);
+			tx_now(wk, in, m);
 			break;
 		case PKT_ND_GW:
 			if (m->nb_segs != 1) {
@@ -189,12 +251,12 @@ static void process_burst(struct worker *wk, struct port *in,
 			m->data_len = m->pkt_len = pkt_nd_reply(d,
 				rte_pktmbuf_data_len(m), &in->mac, gw6_addr);
 			c->neigh_replies++;
-			tx_enqueue(wk, in, m);
+			tx_now(wk, in, m);
 			break;
 		case PKT_ECHO_GW:
 			pkt_echo_reply(d, rte_pktmbuf_data_len(m), &in->mac);
 			c->neigh_replies++;
-			tx_enqueue(wk, in, m);
+			tx_now(wk, in, m);
 			break;
 		case PKT_NEIGH_UPLINK:
 			m->port = in->id;
@@ -211,6 +273,17 @@ static void process_burst(struct worker *wk, struct port *in,
 	}
 	c->rx_pkts += n;
 	c->rx_bytes += bytes;
+
+	const struct filter_chain *fc =
+		__atomic_load_n(&in->filters[SHUNT_DIR_FROM_POD], __ATOMIC_ACQUIRE);
+	if (unlikely(fc != NULL)) {
+		if (n4)
+			n4 = filter_from_pod(fc, wk, c, m4, (uint8_t *)dst4,
+					     sizeof(dst4[0]), n4);
+		if (n6)
+			n6 = filter_from_pod(fc, wk, c, m6, (uint8_t *)dst6,
+					     sizeof(dst6[0]), n6);
+	}
 
 	if (n4) {
 		rte_fib_lookup_bulk(dp.fib4, dst4, nh4, n4);

@@ -204,6 +204,8 @@ int port_del(const char *name)
 	port_publish_poll();
 	__atomic_store_n(&dp.ports[p->id], NULL, __ATOMIC_RELEASE);
 	dp_sync();
+	filter_port_detach(p, 0);
+	filter_port_detach(p, 1);
 	p->ops->close(p);
 	log_info("port %s removed", name);
 	port_free(p);

@@ -32,6 +32,18 @@
 #define DP_M_ROUTE_LIST "route.list"  /* -> routes[] */
 #define DP_M_NEIGH_LIST "neigh.list"  /* -> neighbours[] (uplink next hops) */
 #define DP_M_STATS      "stats"       /* [port] -> ports[] with counters, drops{} */
+/* eBPF filters (ebpf/README.md): */
+#define DP_M_FILTER_LOAD   "filter.load"    /* name, path (ELF) -> name, jit, insns */
+#define DP_M_FILTER_UNLOAD "filter.unload"  /* name */
+/* port, dir (from_pod|to_pod), filters[]: {filter, [rules], [rate],
+ * [watch_drops]}; rules: {default, malformed, rules[]: {action, src, dst,
+ * family, proto, dport}}; rate: {bytes_per_s, burst}. Replaces the chain
+ * atomically. */
+#define DP_M_FILTER_ATTACH "filter.attach"
+#define DP_M_FILTER_DETACH "filter.detach"  /* port, dir */
+#define DP_M_FILTER_RULES  "filter.rules"   /* port, dir, [index], rules: no reload */
+#define DP_M_FILTER_LIST   "filter.list"    /* -> loaded[], attached[] with stats */
+#define DP_M_FILTER_STATS  "filter.stats"   /* the same as filter.list */
 #define DP_M_CONFIG_GET "config.get"
 #define DP_M_CONFIG_SET "config.set"  /* any of the config keys below */
 
