@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <rte_version.h>
 #include <shunt/dp_api.h>
+#include "jsonl_server.h"
 #include "dp.h"
 
 #define FAIL(code_, ...) do { *code = (code_); \
@@ -422,37 +423,54 @@ static json_t *m_version(json_t *params, int *code, char *err, size_t errlen)
 			 "api", DP_API_VERSION, "dpdk", rte_version());
 }
 
-static const struct {
-	const char *name;
-	json_t *(*fn)(json_t *params, int *code, char *err, size_t errlen);
-} methods[] = {
-	{ DP_M_VERSION, m_version },
-	{ DP_M_PORT_ADD, m_port_add },
-	{ DP_M_PORT_DEL, m_port_del },
-	{ DP_M_PORT_LIST, m_port_list },
-	{ DP_M_ROUTE_ADD, m_route_add },
-	{ DP_M_ROUTE_DEL, m_route_del },
-	{ DP_M_ROUTE_LIST, m_route_list },
-	{ DP_M_NEIGH_LIST, m_neigh_list },
-	{ DP_M_FILTER_LOAD, filter_m_load },
-	{ DP_M_FILTER_UNLOAD, filter_m_unload },
-	{ DP_M_FILTER_ATTACH, filter_m_attach },
-	{ DP_M_FILTER_DETACH, filter_m_detach },
-	{ DP_M_FILTER_RULES, filter_m_rules },
-	{ DP_M_FILTER_LIST, filter_m_list },
-	{ DP_M_FILTER_STATS, filter_m_list },
-	{ DP_M_STATS, m_stats },
-	{ DP_M_CONFIG_GET, m_config_get },
-	{ DP_M_CONFIG_SET, m_config_set },
+/*
+ * jsonl_server's method signature, around this file's (params, code, err):
+ * the methods here and in filter_ctl.c keep one simple shape.
+ */
+#define METHOD(fn)							\
+static json_t *fn##_j(void *ctx, json_t *params,			\
+		      const struct jsonl_peer *peer, struct jsonl_error *e) \
+{									\
+	int code = DP_E_INTERNAL;					\
+	json_t *r;							\
+									\
+	(void)ctx;							\
+	(void)peer;							\
+	e->message[0] = '\0';						\
+	r = fn(params, &code, e->message, sizeof(e->message));		\
+	if (r == NULL)							\
+		e->code = code;						\
+	return r;							\
+}
+METHOD(m_version) METHOD(m_port_add) METHOD(m_port_del) METHOD(m_port_list)
+METHOD(m_route_add) METHOD(m_route_del) METHOD(m_route_list)
+METHOD(m_neigh_list) METHOD(m_stats) METHOD(m_config_get) METHOD(m_config_set)
+METHOD(filter_m_load) METHOD(filter_m_unload) METHOD(filter_m_attach)
+METHOD(filter_m_detach) METHOD(filter_m_rules) METHOD(filter_m_list)
+
+static const struct jsonl_method methods[] = {
+	{ DP_M_VERSION, 0, m_version_j },
+	{ DP_M_PORT_ADD, JSONL_MUTATES, m_port_add_j },
+	{ DP_M_PORT_DEL, JSONL_MUTATES, m_port_del_j },
+	{ DP_M_PORT_LIST, 0, m_port_list_j },
+	{ DP_M_ROUTE_ADD, JSONL_MUTATES, m_route_add_j },
+	{ DP_M_ROUTE_DEL, JSONL_MUTATES, m_route_del_j },
+	{ DP_M_ROUTE_LIST, 0, m_route_list_j },
+	{ DP_M_NEIGH_LIST, 0, m_neigh_list_j },
+	{ DP_M_STATS, 0, m_stats_j },
+	{ DP_M_CONFIG_GET, 0, m_config_get_j },
+	{ DP_M_CONFIG_SET, JSONL_MUTATES, m_config_set_j },
+	{ DP_M_FILTER_LOAD, JSONL_MUTATES, filter_m_load_j },
+	{ DP_M_FILTER_UNLOAD, JSONL_MUTATES, filter_m_unload_j },
+	{ DP_M_FILTER_ATTACH, JSONL_MUTATES, filter_m_attach_j },
+	{ DP_M_FILTER_DETACH, JSONL_MUTATES, filter_m_detach_j },
+	{ DP_M_FILTER_RULES, JSONL_MUTATES, filter_m_rules_j },
+	{ DP_M_FILTER_LIST, 0, filter_m_list_j },
+	{ DP_M_FILTER_STATS, 0, filter_m_list_j },
 };
 
-json_t *ctl_dispatch(const char *method, json_t *params, int *code,
-		     char *err, size_t errlen)
+const struct jsonl_method *ctl_methods(size_t *n)
 {
-	for (size_t i = 0; i < RTE_DIM(methods); i++)
-		if (strcmp(methods[i].name, method) == 0)
-			return methods[i].fn(params, code, err, errlen);
-	*code = DP_E_METHOD;
-	snprintf(err, errlen, "unknown method '%.64s'", method);
-	return NULL;
+	*n = RTE_DIM(methods);
+	return methods;
 }

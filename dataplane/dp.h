@@ -219,8 +219,8 @@ int ctl_open(const char *path);
 int ctl_fds(struct pollfd *pfd, int max);
 void ctl_handle(struct pollfd *pfd, int n);
 void ctl_close(void);
-/* ctl_methods.c */
-json_t *ctl_dispatch(const char *method, json_t *params, int *code,
-		     char *err, size_t errlen);
+/* ctl_methods.c: the method table the control socket serves */
+struct jsonl_method;
+const struct jsonl_method *ctl_methods(size_t *n);
 
 #endif
