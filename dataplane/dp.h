@@ -98,6 +98,7 @@ struct port {
 	uint16_t nh;              /* next hop to this pod (pod ports) */
 	struct port_counters base;/* counters when the id was (re)used */
 	struct port_filters *pf[2];/* what the chains are made of */
+	struct rte_mempool *pool; /* own receive pool (AF_XDP), or NULL */
 };
 
 /* What one worker polls. Published whole, with RCU. */

@@ -62,7 +62,8 @@ static void usage(FILE *f)
 "                       (default: 0,1 on a machine with two CPUs or more)\n"
 "  --burst N            packets per rx burst (default 32, at most %d)\n"
 "  --idle-sleep-us N    sleep when idle this long (default 50; 0: busy-poll)\n"
-"  --mbufs N            packet buffers (default 131071, ~290 MB)\n"
+"  --mbufs N            shared packet buffers (default 32767, ~70 MB;\n"
+"                       AF_XDP ports have pools of their own)\n"
 "  --log-level LEVEL    error, warn, info (default) or debug\n"
 "  -h, --help\n"
 "EAL-ARGS go to DPDK. Without hugepages the data plane runs with\n"
@@ -256,7 +257,7 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	const char *ctl_path = DP_API_DEFAULT_SOCKET, *cores = NULL;
-	unsigned long nmbufs = 131071;
+	unsigned long nmbufs = 32767;
 	struct sigaction sa = { .sa_handler = on_signal };
 	char defcores[16];
 	unsigned int lcore;

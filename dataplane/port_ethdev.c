@@ -11,6 +11,8 @@
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
+#include <rte_errno.h>
+#include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include "dp.h"
 #include "log.h"
@@ -41,7 +43,8 @@ static int ethdev_setup(struct port *p, uint16_t nq, char *err, size_t errlen)
 		goto fail;
 	for (uint16_t q = 0; q < nrx; q++) {
 		rc = rte_eth_rx_queue_setup(port, q, nb_rxd,
-			rte_eth_dev_socket_id(port), NULL, dp.pool);
+			rte_eth_dev_socket_id(port), NULL,
+			p->pool != NULL ? p->pool : dp.pool);
 		if (rc < 0)
 			goto fail;
 	}
@@ -78,15 +81,41 @@ static int ethdev_slot_check(char *err, size_t errlen)
 }
 
 /*
- * AF_XDP fills its rings from the shared pool up front: a port added when
- * the pool cannot cover that and leave room for traffic would come up
- * deaf (seen: ports 11-15 of 32767 mbufs received nothing).
+ * An AF_XDP port receives into its own pool: the PMD registers the pool's
+ * memory as the socket's UMEM and fills its rings from it up front, so a
+ * small pool per port registers fast (the shared pool is hundreds of MB)
+ * and one port can never starve the others.
  */
-static bool pool_can_feed_xdp(void)
+static int xdp_pool_create(struct port *p, char *err, size_t errlen)
 {
-	unsigned int need = 2 * dp.cfg.rx_ring + dp.cfg.tx_ring + 8192;
+	static unsigned int seq;
+	unsigned int n = 2 * dp.cfg.rx_ring + dp.cfg.tx_ring + 2048;
+	char name[RTE_MEMPOOL_NAMESIZE];
 
-	return rte_mempool_avail_count(dp.pool) >= need;
+	snprintf(name, sizeof(name), "shunt_xdp%u", ++seq);
+	p->pool = rte_pktmbuf_pool_create(name, n, 128, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE,
+					  (int)rte_socket_id());
+	if (p->pool == NULL) {
+		snprintf(err, errlen, "AF_XDP pool of %u mbufs: %s", n,
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* After the device is closed. Buffers forwarded to other ports were
+ * copied and freed by them; one still out would make freeing unsafe. */
+static void xdp_pool_free(struct port *p)
+{
+	if (p->pool == NULL)
+		return;
+	if (rte_mempool_full(p->pool))
+		rte_mempool_free(p->pool);
+	else
+		log_warn("port %s: %u buffers still out; its pool is kept",
+			 p->args.name, rte_mempool_in_use_count(p->pool));
+	p->pool = NULL;
 }
 
 static int vdev_open(struct port *p, const char *drv, const char *args,
@@ -95,10 +124,16 @@ static int vdev_open(struct port *p, const char *drv, const char *args,
 	int rc;
 
 	snprintf(p->devname, sizeof(p->devname), "%s_%s", drv, p->args.name);
+	if (strcmp(drv, "net_af_xdp") == 0) {
+		rc = xdp_pool_create(p, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	rc = rte_vdev_init(p->devname, args);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s on %s: %s", drv, p->args.ifname,
 			 rte_strerror(-rc));
+		xdp_pool_free(p);
 		return rc;
 	}
 	rc = rte_eth_dev_get_port_by_name(p->devname, &p->eth_port);
@@ -107,6 +142,7 @@ static int vdev_open(struct port *p, const char *drv, const char *args,
 	if (rc < 0) {
 		rte_eth_dev_close(p->eth_port);
 		rte_vdev_uninit(p->devname);
+		xdp_pool_free(p);
 		return rc;
 	}
 	snprintf(p->driver, sizeof(p->driver), "%s", drv + 4);
@@ -133,14 +169,6 @@ static int veth_open(struct port *p, char *err, size_t errlen)
 	rc = ethdev_slot_check(err, errlen);
 	if (rc < 0)
 		return rc;
-	if (strcmp(mode, "af_packet") != 0 && !pool_can_feed_xdp()) {
-		snprintf(err, errlen, "%u free mbufs cannot feed another AF_XDP "
-			 "socket (raise --mbufs)", rte_mempool_avail_count(dp.pool));
-		if (strcmp(mode, "af_xdp") == 0)
-			return -ENOSPC;
-		log_warn("port %s: %s; using AF_PACKET", p->args.name, err);
-		mode = "af_packet";
-	}
 	if (strcmp(mode, "af_packet") != 0) {
 		snprintf(args, sizeof(args), "iface=%s,start_queue=0,queue_count=1",
 			 p->args.ifname);
@@ -168,6 +196,7 @@ static void veth_close(struct port *p)
 {
 	ethdev_stop(p);
 	rte_vdev_uninit(p->devname);
+	xdp_pool_free(p);
 }
 
 static struct rte_device *eth_device(uint16_t port)
