@@ -165,6 +165,8 @@ void port_del_all(void);
 void port_to_json(struct port *p, json_t *o);
 void port_counters_sum(const struct port *p, struct port_counters *sum);
 extern const struct port_ops port_memif_ops, port_veth_ops, port_eth_ops;
+/* Once a second from the control loop: frees closed AF_XDP ports' pools. */
+void port_ethdev_tick(void);
 
 /* data path helper: transmit on the worker's queue of p. */
 static inline uint16_t port_tx(struct port *p, unsigned int w,

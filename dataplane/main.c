@@ -144,11 +144,11 @@ static int eal_start(int argc, char **argv, const char *cores)
 			log_info("hugepages available: running --in-memory");
 			eargv[eargc++] = (char *)"--in-memory";
 		} else {
-			log_info("no free hugepages: running --no-huge --no-shconf -m 1024");
+			log_info("no free hugepages: running --no-huge --no-shconf -m 2048");
 			eargv[eargc++] = (char *)"--no-huge";
 			eargv[eargc++] = (char *)"--no-shconf";
 			eargv[eargc++] = (char *)"-m";
-			eargv[eargc++] = (char *)"1024";
+			eargv[eargc++] = (char *)"2048";
 		}
 	}
 	if (!has_arg(argc, argv, log_opts))
@@ -214,6 +214,7 @@ static void control_loop(void)
 {
 	static struct pollfd pfd[MAX_PFD];
 	static struct port *owner[MAX_PFD];
+	uint64_t next_tick = 0;
 
 	while (!stop_signal) {
 		int nctl = ctl_fds(pfd, MAX_PFD), n = nctl, rc;
@@ -234,6 +235,10 @@ static void control_loop(void)
 		rc = poll(pfd, (nfds_t)n, 20);
 		neigh_poll();
 		neigh_tick(now_ms());
+		if (now_ms() >= next_tick) {
+			port_ethdev_tick();
+			next_tick = now_ms() + 1000;
+		}
 		if (rc <= 0)
 			continue;
 		/* Port events first: a request below may delete the port. */

@@ -104,18 +104,62 @@ static int xdp_pool_create(struct port *p, char *err, size_t errlen)
 	return 0;
 }
 
-/* After the device is closed. Buffers forwarded to other ports were
- * copied and freed by them; one still out would make freeing unsafe. */
+/*
+ * Closed AF_XDP ports' pools wait here before they are freed. DPDK 22.11's
+ * af_xdp PMD never returns the buffers it gave its fill ring (2048 seen on
+ * every close), so a pool is never "full" again; freeing it whole is what
+ * gets them back. Buffers the port received may still sit in another
+ * device's tx ring for a moment, so a pool is freed only once its in-use
+ * count has not moved for XDP_POOL_QUIET_S seconds.
+ */
+#define XDP_POOL_GRAVE 64
+#define XDP_POOL_QUIET_S 3
+
+static struct {
+	struct rte_mempool *pool;
+	unsigned int in_use;
+	unsigned int quiet;     /* seconds without change */
+} grave[XDP_POOL_GRAVE];
+
 static void xdp_pool_free(struct port *p)
 {
+	int i;
+
 	if (p->pool == NULL)
 		return;
-	if (rte_mempool_full(p->pool))
-		rte_mempool_free(p->pool);
-	else
-		log_warn("port %s: %u buffers still out; its pool is kept",
-			 p->args.name, rte_mempool_in_use_count(p->pool));
+	for (i = 0; i < XDP_POOL_GRAVE && grave[i].pool != NULL; i++)
+		;
+	if (i == XDP_POOL_GRAVE) {
+		log_warn("port %s: too many AF_XDP pools waiting to be freed; "
+			 "this one is kept", p->args.name);
+	} else {
+		grave[i].pool = p->pool;
+		grave[i].in_use = rte_mempool_in_use_count(p->pool);
+		grave[i].quiet = 0;
+	}
 	p->pool = NULL;
+}
+
+void port_ethdev_tick(void)
+{
+	for (int i = 0; i < XDP_POOL_GRAVE; i++) {
+		unsigned int n;
+
+		if (grave[i].pool == NULL)
+			continue;
+		n = rte_mempool_in_use_count(grave[i].pool);
+		if (n != grave[i].in_use) {
+			grave[i].in_use = n;
+			grave[i].quiet = 0;
+			continue;
+		}
+		if (n != 0 && ++grave[i].quiet < XDP_POOL_QUIET_S)
+			continue;
+		log_debug("freeing AF_XDP pool %s (%u buffers the PMD kept)",
+			  grave[i].pool->name, n);
+		rte_mempool_free(grave[i].pool);
+		grave[i].pool = NULL;
+	}
 }
 
 static int vdev_open(struct port *p, const char *drv, const char *args,
