@@ -169,6 +169,11 @@ static int cmd_add(const struct cni_env *env, struct cni_conf *c,
 		json_object_set_new(p, "mode", json_string(c->mode));
 	if (c->mtu)
 		json_object_set_new(p, "mtu", json_integer(c->mtu));
+	/* Passed as they are: shuntd checks them and names the bad field
+	 * ("filters[0].filters[1].filter: ..."), one set of rules for the
+	 * API and the plugin. */
+	if (c->filters)
+		json_object_set(p, "filters", c->filters);
 	rc = cni_agent_call(c->socket, AGENT_M_ATTACH, p, &att, e);
 	if (rc == -CNI_E_AGENT && strstr(e->msg, "network") != NULL &&
 	    strstr(e->details, "code 2") != NULL) {

@@ -48,12 +48,14 @@ struct agent {
 /*
  * Attach a pod. req holds what the client asked (container_id, ifname,
  * netns, network, mode/mtu or empty/0 for the network's defaults, ips,
- * memif_ips, mac if has_mac); everything else is derived here. Idempotent.
+ * memif_ips, mac if has_mac, chains (borrowed) if has_filters);
+ * everything else is derived here. Chains are applied to the ports
+ * before the answer. Idempotent.
  * Returns 0 with *out (owned by the state), or -errno with e filled (the
  * message names the failed step; everything done was undone).
  */
 int attach_add(struct agent *ag, const struct attachment *req, bool has_mac,
-	       struct attachment **out, struct jsonl_error *e);
+	       bool has_filters, struct attachment **out, struct jsonl_error *e);
 
 /* Detach (container_id, ifname). 0 also when it does not exist. */
 int attach_del(struct agent *ag, const char *cid, const char *ifname,
@@ -103,6 +105,47 @@ bool network_mode_ok(const char *mode);
 json_t *tune_get(struct agent *ag, struct jsonl_error *e);
 /* Validate, apply to the data plane, persist the scalar keys. */
 json_t *tune_set(struct agent *ag, json_t *params, struct jsonl_error *e);
+
+/* filter.c ---------------------------------------------------------------- */
+
+/* Load a filter (absolute path to an eBPF ELF file) into the data plane
+ * and record it. Idempotent for the same name and path. 0 or -errno with
+ * e filled. */
+int filter_load(struct agent *ag, const struct filter_def *d,
+		struct jsonl_error *e);
+/* Unload a filter; -EBUSY (AGENT_E_BUSY) while a chain uses it. */
+int filter_unload(struct agent *ag, const char *name, struct jsonl_error *e);
+/* Loaded filters and every attachment's chains, joined with the data
+ * plane's filter.list by port (a new reference), or NULL with e. */
+json_t *filter_list(struct agent *ag, struct jsonl_error *e);
+
+/*
+ * Check a chain from the API ("filters" of filter.attach, or of one
+ * attach "filters" entry): 1 to STATE_CHAIN_MAX objects with only the
+ * keys filter, rules, rate, watch_drops, each naming a loaded filter.
+ * field prefixes the field names in errors. Returns 0 or -EINVAL.
+ */
+int filter_chain_check(struct agent *ag, json_t *chain, const char *field,
+		       struct jsonl_error *e);
+/* Parse attach's "filters" ([{dir, filters}]) into chains[2] (new
+ * references). 0 or -EINVAL with e naming the field. */
+int filter_chains_parse(struct agent *ag, json_t *arr, json_t *chains[2],
+			struct jsonl_error *e);
+
+/* Replace (chain != NULL) or remove the chain of one direction on
+ * an attachment, applied to its ports, then persisted. */
+int filter_attach(struct agent *ag, struct attachment *a, enum filter_dir d,
+		  json_t *chain, struct jsonl_error *e);
+/* Replace the rules of element index of a chain without a reload. */
+int filter_rules(struct agent *ag, struct attachment *a, enum filter_dir d,
+		 unsigned int index, json_t *rules, struct jsonl_error *e);
+
+/* Push an attachment's chains to one of its data plane ports (attach,
+ * reconciliation); detach directions without one when clear is set.
+ * Returns 0, or -errno with msg naming the direction and the data
+ * plane's message. */
+int filter_port_apply(struct agent *ag, const struct attachment *a,
+		      const char *port, bool clear, char *msg, size_t len);
 
 /* stats.c ----------------------------------------------------------------- */
 

@@ -227,8 +227,13 @@ static bool same_prefixes(const struct ip_prefix *a, unsigned int na,
 
 /* What differs between an existing attachment and a request, or NULL. */
 static const char *att_differs(const struct attachment *old,
-			       const struct attachment *a, bool has_mac)
+			       const struct attachment *a, bool has_mac,
+			       bool has_filters)
 {
+	for (int d = 0; has_filters && d < 2; d++)
+		if ((old->chains[d] == NULL) != (a->chains[d] == NULL) ||
+		    (old->chains[d] && !json_equal(old->chains[d], a->chains[d])))
+			return "filters";
 	if (strcmp(old->netns, a->netns) != 0)
 		return "netns";
 	if (strcmp(old->network, a->network) != 0)
@@ -386,7 +391,7 @@ static int att_fail(struct agent *ag, struct attachment *a, unsigned int done,
 }
 
 int attach_add(struct agent *ag, const struct attachment *req, bool has_mac,
-	       struct attachment **out, struct jsonl_error *e)
+	       bool has_filters, struct attachment **out, struct jsonl_error *e)
 {
 	struct attachment *old = state_attachment_find(&ag->st, req->container_id,
 						      req->ifname);
@@ -399,13 +404,20 @@ int attach_add(struct agent *ag, const struct attachment *req, bool has_mac,
 	if (a == NULL)
 		return -ENOMEM;
 	*a = *req;
+	/* Borrowed from req until a is recorded (then owned by the state):
+	 * every early free(a) below stays right. */
+	a->chains[0] = a->chains[1] = NULL;
 	rc = att_prepare(ag, a, old, has_mac, e);
 	if (rc < 0) {
 		free(a);
 		return rc;
 	}
 	if (old != NULL && old->state == ATT_READY) {
-		const char *what = att_differs(old, a, has_mac);
+		const char *what;
+
+		a->chains[0] = req->chains[0];
+		a->chains[1] = req->chains[1];
+		what = att_differs(old, a, has_mac, has_filters);
 
 		free(a);
 		if (what != NULL) {
@@ -452,6 +464,8 @@ int attach_add(struct agent *ag, const struct attachment *req, bool has_mac,
 			   STATE_MAX_ATTACHMENTS);
 		return rc;
 	}
+	for (int d = 0; d < 2; d++)
+		a->chains[d] = req->chains[d] ? json_incref(req->chains[d]) : NULL;
 	/* Write-ahead: the record exists before anything it names. */
 	rc = state_save(&ag->st, msg, sizeof(msg));
 	if (rc < 0) {
@@ -492,6 +506,24 @@ int attach_add(struct agent *ag, const struct attachment *req, bool has_mac,
 					"data plane port (memif)", msg);
 		if (rc == 0)
 			done |= DONE_DP_MEMIF;
+	}
+	/* The chains go on before the answer: a runtime starts the pod's
+	 * workload after ADD answers, so it never runs without its policy
+	 * (the port exists a few ms before its chain, with nothing behind
+	 * it yet). A data plane away gets them from the reconciliation,
+	 * after the ports. */
+	for (int k = 0; k < 2; k++) {
+		const char *port = k == 0 ? a->veth_port : a->memif_port;
+
+		if (!(done & (k == 0 ? DONE_DP_VETH : DONE_DP_MEMIF)))
+			continue;
+		rc = filter_port_apply(ag, a, port, false, msg, sizeof(msg));
+		if (rc == -ENOTCONN || rc == -EPIPE || rc == -ETIMEDOUT)
+			continue;
+		if (rc < 0)
+			return att_fail(ag, a, done, e, rc == -EREMOTEIO ?
+					AGENT_E_PARAMS : AGENT_E_DATAPLANE, rc,
+					"filters", msg);
 	}
 	a->state = ATT_READY;
 	rc = state_save(&ag->st, msg, sizeof(msg));

@@ -90,11 +90,11 @@ static json_t *m_attach(void *ctx, json_t *params, const struct jsonl_peer *peer
 			struct jsonl_error *e)
 {
 	static const char *const known[] = { "container_id", "ifname", "netns",
-		"network", "mode", "ips", "memif_ips", "mac", "mtu", NULL };
+		"network", "mode", "ips", "memif_ips", "mac", "mtu", "filters", NULL };
 	struct agent *ag = ctx;
 	struct attachment req = { 0 }, *a;
 	char mac[32];
-	int has_mac;
+	int has_mac, rc;
 
 	(void)peer;
 	if (params_only(params, known, e) < 0 ||
@@ -113,7 +113,14 @@ static json_t *m_attach(void *ctx, json_t *params, const struct jsonl_peer *peer
 	if (has_mac && state_mac_parse(mac, req.mac) < 0)
 		return jsonl_fail(e, AGENT_E_PARAMS, "'mac': '%s' is not a unicast "
 				  "MAC address", mac);
-	if (attach_add(ag, &req, has_mac, &a, e) < 0)
+	if (filter_chains_parse(ag, json_object_get(params, "filters"), req.chains,
+				e) < 0)
+		return NULL;
+	rc = attach_add(ag, &req, has_mac, json_object_get(params, "filters") != NULL,
+			&a, e);
+	json_decref(req.chains[0]);
+	json_decref(req.chains[1]);
+	if (rc < 0)
 		return NULL;
 	/* Only recorded fields: the same request gets the same answer. */
 	return state_attachment_to_json(a);
@@ -419,6 +426,134 @@ static json_t *m_tune_set(void *ctx, json_t *params, const struct jsonl_peer *pe
 	return tune_set(ctx, params, e);
 }
 
+/* --- filters ---------------------------------------------------------------- */
+
+static json_t *m_filter_load(void *ctx, json_t *params,
+			     const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	static const char *const known[] = { "name", "path", NULL };
+	struct filter_def d = { 0 };
+
+	(void)peer;
+	if (params_only(params, known, e) < 0 ||
+	    params_str(params, "name", true, d.name, sizeof(d.name), e) < 0 ||
+	    params_str(params, "path", true, d.path, sizeof(d.path), e) < 0)
+		return NULL;
+	if (!id_ok(d.name))
+		return jsonl_fail(e, AGENT_E_PARAMS, "'name' may hold letters, digits, "
+				  "'_', '.' and '-' only");
+	if (d.path[0] != '/')
+		return jsonl_fail(e, AGENT_E_PARAMS, "'path': '%.300s' is not an "
+				  "absolute path", d.path);
+	if (filter_load(ctx, &d, e) < 0)
+		return NULL;
+	return json_pack("{s:s, s:s}", "name", d.name, "path", d.path);
+}
+
+static json_t *m_filter_unload(void *ctx, json_t *params,
+			       const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	static const char *const known[] = { "name", NULL };
+	char name[STATE_PORT_LEN];
+
+	(void)peer;
+	if (params_only(params, known, e) < 0 ||
+	    params_str(params, "name", true, name, sizeof(name), e) < 0 ||
+	    filter_unload(ctx, name, e) < 0)
+		return NULL;
+	return json_object();
+}
+
+/* container_id, ifname, dir: the attachment and direction. */
+static struct attachment *parse_chain_key(struct agent *ag, json_t *params,
+					  const char *const *known,
+					  enum filter_dir *d, struct jsonl_error *e)
+{
+	char dir[16];
+	int rc;
+
+	if (params_only(params, known, e) < 0 ||
+	    params_str(params, "dir", true, dir, sizeof(dir), e) < 0)
+		return NULL;
+	rc = state_dir_parse(dir);
+	if (rc < 0) {
+		jsonl_fail(e, AGENT_E_PARAMS, "'dir': '%s' is not from_pod or to_pod",
+			   dir);
+		return NULL;
+	}
+	*d = (enum filter_dir)rc;
+	return find_att(ag, params, e);
+}
+
+static json_t *m_filter_attach(void *ctx, json_t *params,
+			       const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	static const char *const known[] = { "container_id", "ifname", "dir",
+		"filters", NULL };
+	json_t *chain;
+	struct attachment *a;
+	enum filter_dir d;
+	int rc;
+
+	(void)peer;
+	a = parse_chain_key(ctx, params, known, &d, e);
+	if (a == NULL || filter_chain_check(ctx, json_object_get(params, "filters"),
+					    "filters", e) < 0)
+		return NULL;
+	chain = json_deep_copy(json_object_get(params, "filters"));
+	rc = filter_attach(ctx, a, d, chain, e);
+	json_decref(chain);
+	return rc < 0 ? NULL : json_object();
+}
+
+static json_t *m_filter_detach(void *ctx, json_t *params,
+			       const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	static const char *const known[] = { "container_id", "ifname", "dir", NULL };
+	struct attachment *a;
+	enum filter_dir d;
+
+	(void)peer;
+	a = parse_chain_key(ctx, params, known, &d, e);
+	if (a == NULL)
+		return NULL;
+	if (a->chains[d] == NULL)
+		return json_object();  /* idempotent */
+	if (filter_attach(ctx, a, d, NULL, e) < 0)
+		return NULL;
+	return json_object();
+}
+
+static json_t *m_filter_rules(void *ctx, json_t *params,
+			      const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	static const char *const known[] = { "container_id", "ifname", "dir",
+		"index", "rules", NULL };
+	json_t *rules = json_object_get(params, "rules");
+	struct attachment *a;
+	enum filter_dir d;
+	uint32_t index = 0;
+
+	(void)peer;
+	a = parse_chain_key(ctx, params, known, &d, e);
+	if (a == NULL ||
+	    params_uint(params, "index", false, 0, STATE_CHAIN_MAX - 1, &index, e) < 0)
+		return NULL;
+	if (!json_is_object(rules))
+		return jsonl_fail(e, AGENT_E_PARAMS, "'rules' must be an object "
+				  "{default, [malformed], rules: [...]}");
+	if (filter_rules(ctx, a, d, index, rules, e) < 0)
+		return NULL;
+	return json_object();
+}
+
+static json_t *m_filter_list(void *ctx, json_t *params,
+			     const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	(void)params; (void)peer;
+	return filter_list(ctx, e);
+}
+
 const struct jsonl_method agent_methods[] = {
 	{ AGENT_M_ATTACH, JSONL_MUTATES, m_attach },
 	{ AGENT_M_DETACH, JSONL_MUTATES, m_detach },
@@ -435,6 +570,12 @@ const struct jsonl_method agent_methods[] = {
 	{ AGENT_M_STATS, 0, m_stats },
 	{ AGENT_M_TUNE_GET, 0, m_tune_get },
 	{ AGENT_M_TUNE_SET, JSONL_MUTATES, m_tune_set },
+	{ AGENT_M_FILTER_LOAD, JSONL_MUTATES, m_filter_load },
+	{ AGENT_M_FILTER_UNLOAD, JSONL_MUTATES, m_filter_unload },
+	{ AGENT_M_FILTER_ATTACH, JSONL_MUTATES, m_filter_attach },
+	{ AGENT_M_FILTER_DETACH, JSONL_MUTATES, m_filter_detach },
+	{ AGENT_M_FILTER_RULES, JSONL_MUTATES, m_filter_rules },
+	{ AGENT_M_FILTER_LIST, 0, m_filter_list },
 };
 
 const size_t agent_n_methods = sizeof(agent_methods) / sizeof(agent_methods[0]);

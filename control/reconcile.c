@@ -6,6 +6,12 @@
  * the state no longer wants. Either way: list what is there, plan the
  * difference, then carry the plan out in time slices between API calls.
  *
+ * Filters: every recorded filter is loaded again (replacing one of the
+ * same name: the state is the truth), and every chain is pushed again
+ * after its port, even onto a port that kept one, since a crash between
+ * a change in the data plane and its save can leave the two apart.
+ * filter.attach replaces a chain atomically, so traffic sees no gap.
+ *
  * Scope (until the uplink and peer issues put them in the state): only
  * pod ports (kinds veth and memif) and routes that block a pod address
  * are ours to change; uplink ports and their routes are left alone.
@@ -20,11 +26,12 @@
 
 #define RECONCILE_SLICE_MS 20
 
-enum action_kind { ACT_TUNE, ACT_ROUTE_DEL, ACT_PORT_DEL, ACT_PORT_ADD };
+enum action_kind { ACT_TUNE, ACT_FILTER_LOAD, ACT_ROUTE_DEL, ACT_PORT_DEL,
+		   ACT_PORT_ADD, ACT_FILTERS, ACT_FILTERS_CLEAR };
 
 struct reconcile_action {
 	enum action_kind kind;
-	char name[64];          /* port name or route prefix */
+	char name[64];          /* port name, route prefix or filter name */
 };
 
 static int plan_push(struct reconcile *r, unsigned int *cap,
@@ -121,10 +128,30 @@ static int list(struct agent *ag, const char *method, const char *key,
 	return json_is_array(*out) ? 0 : -EPROTO;
 }
 
-/* Plan for one wanted port: keep it, or (re)add it. */
+/* The chains to push to a port: all of its attachment's; and on a port
+ * that stays, clearing any direction the state has no chain for. */
+static int plan_filters(struct reconcile *r, unsigned int *cap, json_t *dp_chains,
+			const struct attachment *a, const char *name, bool kept)
+{
+	bool stray = false;
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(dp_chains, i, o)
+		if (kept && strcmp(jstr(o, "port"), name) == 0 &&
+		    a->chains[state_dir_parse(jstr(o, "dir")) == FILTER_TO_POD] == NULL)
+			stray = true;
+	if (stray)
+		return plan_push(r, cap, ACT_FILTERS_CLEAR, name);
+	if (a->chains[0] != NULL || a->chains[1] != NULL)
+		return plan_push(r, cap, ACT_FILTERS, name);
+	return 0;
+}
+
+/* Plan for one wanted port: keep it, or (re)add it; then its chains. */
 static int plan_port(struct agent *ag, struct reconcile *r, unsigned int *cap,
-		     json_t *ports, json_t *routes, const struct attachment *a,
-		     bool memif)
+		     json_t *ports, json_t *routes, json_t *dp_chains,
+		     const struct attachment *a, bool memif)
 {
 	json_t *want = attach_port_params(ag, a, memif);
 	const char *name = jstr(want, "name");
@@ -133,8 +160,9 @@ static int plan_port(struct agent *ag, struct reconcile *r, unsigned int *cap,
 	int rc = 0;
 
 	if (have != NULL && port_matches(have, want)) {
+		rc = plan_filters(r, cap, dp_chains, a, name, true);
 		json_decref(want);
-		return 0;
+		return rc;
 	}
 	if (have != NULL)
 		rc = plan_push(r, cap, ACT_PORT_DEL, name);
@@ -152,6 +180,8 @@ static int plan_port(struct agent *ag, struct reconcile *r, unsigned int *cap,
 	}
 	if (rc == 0)
 		rc = plan_push(r, cap, ACT_PORT_ADD, name);
+	if (rc == 0)
+		rc = plan_filters(r, cap, dp_chains, a, name, false);
 	json_decref(want);
 	return rc;
 }
@@ -159,8 +189,10 @@ static int plan_port(struct agent *ag, struct reconcile *r, unsigned int *cap,
 int reconcile_start(struct agent *ag)
 {
 	struct reconcile *r = &ag->rec;
-	json_t *ports = NULL, *routes = NULL, *p;
+	json_t *ports = NULL, *routes = NULL, *p, *fl = NULL, *dp_chains;
 	unsigned int cap = 0;
+	char msg[256];
+	int code;
 	size_t i;
 	int rc;
 
@@ -174,8 +206,16 @@ int reconcile_start(struct agent *ag)
 		rc = list(ag, DP_M_ROUTE_LIST, "routes", &routes);
 	if (rc < 0)
 		goto out;
+	/* Chains the data plane has: an old data plane without filters
+	 * answers an error, and then has none. */
+	if (dp_client_call(ag->dp, DP_M_FILTER_LIST, NULL, &fl, &code, msg,
+			   sizeof(msg)) < 0)
+		fl = NULL;
+	dp_chains = json_object_get(fl, "attached");
 	if (json_object_size(ag->st.tune) > 0)
 		rc = plan_push(r, &cap, ACT_TUNE, "tune");
+	for (i = 0; rc == 0 && i < ag->st.n_filters; i++)
+		rc = plan_push(r, &cap, ACT_FILTER_LOAD, ag->st.filters[i].name);
 	/* Pod ports the state does not want. */
 	json_array_foreach(ports, i, p) {
 		const char *kind = jstr(p, "kind");
@@ -194,9 +234,9 @@ int reconcile_start(struct agent *ag)
 		if (a->state != ATT_READY)
 			continue;
 		if (a->veth_port[0])
-			rc = plan_port(ag, r, &cap, ports, routes, a, false);
+			rc = plan_port(ag, r, &cap, ports, routes, dp_chains, a, false);
 		if (rc == 0 && a->memif_port[0])
-			rc = plan_port(ag, r, &cap, ports, routes, a, true);
+			rc = plan_port(ag, r, &cap, ports, routes, dp_chains, a, true);
 	}
 	/* Even an empty plan is a run to finish (and to report). */
 	if (rc == 0 && r->plan == NULL && (r->plan = calloc(1, sizeof(*r->plan))) == NULL)
@@ -205,6 +245,7 @@ int reconcile_start(struct agent *ag)
 		log_info("reconcile: %zu port(s) in the data plane, %u change(s) "
 			 "planned", json_array_size(ports), r->n);
 out:
+	json_decref(fl);
 	json_decref(ports);
 	json_decref(routes);
 	if (rc < 0) {
@@ -232,6 +273,50 @@ static void act(struct agent *ag, const struct reconcile_action *x)
 	int code = 0, rc;
 
 	switch (x->kind) {
+	case ACT_FILTER_LOAD: {
+		struct filter_def *d = state_filter_find(&ag->st, x->name);
+
+		if (d == NULL)
+			return;  /* unloaded since */
+		params = json_pack("{s:s, s:s}", "name", d->name, "path", d->path);
+		rc = dp_client_call(ag->dp, DP_M_FILTER_LOAD, params, &res, &code,
+				    msg, sizeof(msg));
+		if (rc == -EREMOTEIO && code == DP_E_EXISTS) {
+			json_t *u = json_pack("{s:s}", "name", d->name), *ur = NULL;
+
+			/* Kept by a data plane that outlived shuntd: load
+			 * ours (chains are pushed again below anyway). */
+			json_decref(res);
+			res = NULL;
+			if (dp_client_call(ag->dp, DP_M_FILTER_UNLOAD, u, &ur, &code,
+					   msg, sizeof(msg)) == 0)
+				rc = dp_client_call(ag->dp, DP_M_FILTER_LOAD, params,
+						    &res, &code, msg, sizeof(msg));
+			json_decref(u);
+			json_decref(ur);
+		}
+		json_decref(params);
+		json_decref(res);
+		if (rc < 0) {
+			r->failed++;
+			log_warn("reconcile: filter.load %s (%s): %s", d->name,
+				 d->path, msg);
+		}
+		return;
+	}
+	case ACT_FILTERS:
+	case ACT_FILTERS_CLEAR:
+		a = attach_by_port(ag, x->name);
+		if (a == NULL || a->state != ATT_READY)
+			return;
+		rc = filter_port_apply(ag, a, x->name, x->kind == ACT_FILTERS_CLEAR,
+				       msg, sizeof(msg));
+		if (rc < 0) {
+			r->failed++;
+			log_warn("reconcile: %s", msg);
+			snprintf(a->dp_error, sizeof(a->dp_error), "%s", msg);
+		}
+		return;
 	case ACT_TUNE:
 		method = DP_M_CONFIG_SET;
 		params = json_incref(ag->st.tune);

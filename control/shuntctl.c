@@ -444,6 +444,22 @@ static const struct cmd cmds[] = {
 	{ "tune", "get", "", "the data plane's tuning", cmd_tune_get },
 	{ "tune", "set", "KEY VALUE...", "burst, rx_ring, tx_ring, idle_sleep_us "
 	  "(kept across data plane restarts), poll {\"port\": lcore}", cmd_tune_set },
+	{ "filter", "load", "NAME PATH", "load an eBPF filter (ELF) into the data "
+	  "plane; kept across restarts", ctl_filter_load },
+	{ "filter", "unload", "NAME", "unload a filter that no chain uses",
+	  ctl_filter_unload },
+	{ "filter", "attach", "CONTAINER_ID IFNAME DIR FILTER[,FILTER...] "
+	  "[--rules FILE.json] [--rate BYTES_PER_S[:BURST]]", "set a pod's chain in "
+	  "DIR (from_pod|to_pod); --rules to the first filter, --rate to the last",
+	  ctl_filter_attach },
+	{ "filter", "detach", "CONTAINER_ID IFNAME DIR", "remove a pod's chain in DIR",
+	  ctl_filter_detach },
+	{ "filter", "rules", "CONTAINER_ID IFNAME DIR FILE.json [--index N]",
+	  "replace the rules of a chain element (default 0) without a reload",
+	  ctl_filter_rules },
+	{ "filter", "list", "", "loaded filters and every pod's chains", ctl_filter_list },
+	{ "filter", "stats", "", "per chain element and port: runs and drops by reason",
+	  ctl_filter_stats },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

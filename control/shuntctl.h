@@ -20,4 +20,14 @@ void ctl_print_json(json_t *r);
  * Returns the exit status (0, 1 on an API error, 2 on bad usage). */
 int ctl_stats_cmd(int argc, char **argv);
 
+/* shuntctl_filter.c: "filter VERB ..." (ARGS after the verb). Each
+ * returns the exit status (0, 1 on an API error, 2 on bad usage). */
+int ctl_filter_load(int argc, char **argv);
+int ctl_filter_unload(int argc, char **argv);
+int ctl_filter_attach(int argc, char **argv);
+int ctl_filter_detach(int argc, char **argv);
+int ctl_filter_rules(int argc, char **argv);
+int ctl_filter_list(int argc, char **argv);
+int ctl_filter_stats(int argc, char **argv);
+
 #endif

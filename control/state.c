@@ -54,6 +54,32 @@ int state_mac_parse(const char *s, uint8_t *mac)
 
 /* --- JSON form ------------------------------------------------------------ */
 
+static const char *const dir_names[2] = { "from_pod", "to_pod" };
+
+const char *state_dir_name(enum filter_dir d)
+{
+	return dir_names[d];
+}
+
+int state_dir_parse(const char *s)
+{
+	for (int i = 0; s != NULL && i < 2; i++)
+		if (strcmp(s, dir_names[i]) == 0)
+			return i;
+	return -EINVAL;
+}
+
+json_t *state_chains_to_json(const struct attachment *a)
+{
+	json_t *arr = json_array();
+
+	for (int d = 0; d < 2; d++)
+		if (a->chains[d] != NULL)
+			json_array_append_new(arr, json_pack("{s:s, s:O}", "dir",
+				dir_names[d], "filters", a->chains[d]));
+	return arr;
+}
+
 static json_t *prefixes_to_json(const struct ip_prefix *p, unsigned int n,
 				bool with_len)
 {
@@ -78,7 +104,7 @@ json_t *state_attachment_to_json(const struct attachment *a)
 	char mac[18], mmac[18];
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:i,"
-			 " s:s, s:s, s:s, s:s, s:s}",
+			 " s:s, s:s, s:s, s:s, s:s, s:o}",
 		"container_id", a->container_id, "ifname", a->ifname,
 		"netns", a->netns, "network", a->network, "mode", a->mode,
 		"ips", prefixes_to_json(a->ips, a->n_ips, true),
@@ -88,7 +114,8 @@ json_t *state_attachment_to_json(const struct attachment *a)
 		"mtu", (int)a->mtu, "host_if", a->host_if,
 		"veth_port", a->veth_port, "memif_port", a->memif_port,
 		"memif_socket", a->memif_socket,
-		"state", state_att_state_name(a->state));
+		"state", state_att_state_name(a->state),
+		"filters", state_chains_to_json(a));
 }
 
 /* --- loading: every field checked, every error names file and field ---- */
@@ -175,6 +202,49 @@ static int load_network(struct loader *l, json_t *o, struct network *n)
 	return 0;
 }
 
+/* Chains are checked for shape only: the data plane checks the rest
+ * when they are applied, as it did when they were first accepted. */
+static int load_chains(struct loader *l, json_t *o, struct attachment *a)
+{
+	json_t *arr = json_object_get(o, "filters"), *c, *list, *el;
+	size_t i, k;
+	int d;
+
+	if (arr == NULL)
+		return 0;  /* version 1 */
+	if (!json_is_array(arr) || json_array_size(arr) > 2)
+		return load_fail(l, "filters: not an array of at most 2 chains");
+	json_array_foreach(arr, i, c) {
+		d = state_dir_parse(json_string_value(json_object_get(c, "dir")));
+		list = json_object_get(c, "filters");
+		if (d < 0 || a->chains[d] != NULL)
+			return load_fail(l, "filters[%zu].dir: missing, repeated, or "
+					 "not from_pod/to_pod", i);
+		if (!json_is_array(list) || json_array_size(list) == 0 ||
+		    json_array_size(list) > STATE_CHAIN_MAX)
+			return load_fail(l, "filters[%zu].filters: not an array of 1 "
+					 "to %d", i, STATE_CHAIN_MAX);
+		json_array_foreach(list, k, el)
+			if (!json_is_string(json_object_get(el, "filter")))
+				return load_fail(l, "filters[%zu].filters[%zu].filter: "
+						 "missing", i, k);
+		a->chains[d] = json_incref(list);
+	}
+	return 0;
+}
+
+static int load_filter_def(struct loader *l, json_t *o, struct filter_def *d)
+{
+	if (!json_is_object(o))
+		return load_fail(l, "not an object");
+	if (load_str(l, o, "name", false, d->name, sizeof(d->name)) < 0 ||
+	    load_str(l, o, "path", false, d->path, sizeof(d->path)) < 0)
+		return -EINVAL;
+	if (d->path[0] != '/')
+		return load_fail(l, "path: '%s' is not absolute", d->path);
+	return 0;
+}
+
 static int load_attachment(struct loader *l, json_t *o, struct attachment *a)
 {
 	char buf[32];
@@ -211,7 +281,7 @@ static int load_attachment(struct loader *l, json_t *o, struct attachment *a)
 	if (i == 3)
 		return load_fail(l, "state: '%s' is not pending, ready or detaching", buf);
 	a->state = (enum att_state)i;
-	return 0;
+	return load_chains(l, o, a);
 }
 
 static int state_parse(struct state *st, struct loader *l, json_t *root)
@@ -225,9 +295,11 @@ static int state_parse(struct state *st, struct loader *l, json_t *root)
 	v = json_object_get(root, "version");
 	if (!json_is_integer(v))
 		return load_fail(l, "'version' is missing");
-	if (json_integer_value(v) != STATE_VERSION)
-		return load_fail(l, "version %lld, this shuntd reads version %d",
-				 (long long)json_integer_value(v), STATE_VERSION);
+	if (json_integer_value(v) < STATE_VERSION_MIN ||
+	    json_integer_value(v) > STATE_VERSION)
+		return load_fail(l, "version %lld, this shuntd reads versions %d "
+				 "to %d", (long long)json_integer_value(v),
+				 STATE_VERSION_MIN, STATE_VERSION);
 	nets = json_object_get(root, "networks");
 	atts = json_object_get(root, "attachments");
 	if (!json_is_array(nets) || json_array_size(nets) > STATE_MAX_NETWORKS)
@@ -264,9 +336,27 @@ static int state_parse(struct state *st, struct loader *l, json_t *root)
 		if (rc == 0)
 			rc = state_attachment_add(st, a);
 		if (rc < 0) {
+			json_decref(a->chains[0]);
+			json_decref(a->chains[1]);
 			free(a);
 			return rc;
 		}
+	}
+	v = json_object_get(root, "filters");
+	if (v != NULL && (!json_is_array(v) || json_array_size(v) > STATE_MAX_FILTERS))
+		return load_fail(l, "'filters' is not an array of at most %d",
+				 STATE_MAX_FILTERS);
+	json_array_foreach(v, i, nets) {
+		struct filter_def d = { 0 };
+
+		snprintf(l->where, sizeof(l->where), "filters[%zu]", i);
+		rc = load_filter_def(l, nets, &d);
+		if (rc == 0 && state_filter_find(st, d.name) != NULL)
+			rc = load_fail(l, "filter '%s' listed twice", d.name);
+		if (rc == 0)
+			rc = state_filter_add(st, &d);
+		if (rc < 0)
+			return rc;
 	}
 	l->where[0] = '\0';
 	v = json_object_get(root, "tune");
@@ -398,8 +488,14 @@ void state_close(struct state *st)
 {
 	for (unsigned int i = 0; i < st->n_nets; i++)
 		free(st->nets[i]);
-	for (unsigned int i = 0; i < st->n_atts; i++)
+	for (unsigned int i = 0; i < st->n_atts; i++) {
+		json_decref(st->atts[i]->chains[0]);
+		json_decref(st->atts[i]->chains[1]);
 		free(st->atts[i]);
+	}
+	free(st->filters);
+	st->filters = NULL;
+	st->n_filters = 0;
 	free(st->nets);
 	free(st->atts);
 	json_decref(st->tune);
@@ -432,6 +528,7 @@ int state_save(struct state *st, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX + 16], path[PATH_MAX + 16];
 	json_t *root = json_object(), *nets = json_array(), *atts = json_array();
+	json_t *fils = json_array();
 	const char *step;
 	char *s;
 	int fd = -1, dfd = -1, rc;
@@ -440,9 +537,21 @@ int state_save(struct state *st, char *err, size_t errlen)
 		json_array_append_new(nets, state_network_to_json(st->nets[i]));
 	for (unsigned int i = 0; i < st->n_atts; i++)
 		json_array_append_new(atts, state_attachment_to_json(st->atts[i]));
-	json_object_set_new(root, "version", json_integer(STATE_VERSION));
+	/* The oldest version that holds the content: a node that uses no
+	 * filters can still go back to a shuntd that predates them, and one
+	 * that does cannot (that shuntd refuses version 2 rather than drop
+	 * the policy). */
+	bool v2 = st->n_filters > 0;
+
+	for (unsigned int i = 0; i < st->n_atts && !v2; i++)
+		v2 = st->atts[i]->chains[0] != NULL || st->atts[i]->chains[1] != NULL;
+	json_object_set_new(root, "version", json_integer(v2 ? STATE_VERSION : 1));
 	json_object_set_new(root, "networks", nets);
 	json_object_set_new(root, "attachments", atts);
+	for (unsigned int i = 0; i < st->n_filters; i++)
+		json_array_append_new(fils, json_pack("{s:s, s:s}", "name",
+			st->filters[i].name, "path", st->filters[i].path));
+	json_object_set_new(root, "filters", fils);
 	json_object_set(root, "tune", st->tune);
 	s = json_dumps(root, JSON_INDENT(1));
 	json_decref(root);
@@ -562,7 +671,44 @@ void state_attachment_remove(struct state *st, struct attachment *a)
 			memmove(&st->atts[i], &st->atts[i + 1],
 				(st->n_atts - i - 1) * sizeof(*st->atts));
 			st->n_atts--;
+			json_decref(a->chains[0]);
+			json_decref(a->chains[1]);
 			free(a);
 			return;
 		}
+}
+
+struct filter_def *state_filter_find(struct state *st, const char *name)
+{
+	for (unsigned int i = 0; i < st->n_filters; i++)
+		if (strcmp(st->filters[i].name, name) == 0)
+			return &st->filters[i];
+	return NULL;
+}
+
+int state_filter_add(struct state *st, const struct filter_def *d)
+{
+	struct filter_def *grown;
+
+	if (st->n_filters >= STATE_MAX_FILTERS)
+		return -ENOSPC;
+	grown = realloc(st->filters, (st->n_filters + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	st->filters = grown;
+	st->filters[st->n_filters++] = *d;
+	return 0;
+}
+
+void state_filter_remove(struct state *st, const char *name)
+{
+	struct filter_def *d = state_filter_find(st, name);
+	unsigned int i;
+
+	if (d == NULL)
+		return;
+	i = (unsigned int)(d - st->filters);
+	memmove(&st->filters[i], &st->filters[i + 1],
+		(st->n_filters - i - 1) * sizeof(*st->filters));
+	st->n_filters--;
 }

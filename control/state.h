@@ -5,14 +5,21 @@
  * directory) that is replaced atomically: temp file, fsync, rename, fsync
  * of the directory. A change is acknowledged only after state_save().
  *
- * On disk:
- *   {"version": 1,
+ * On disk (version 2 when filters are used, else version 1: the same
+ * without "filters"; both load):
+ *   {"version": 2,
  *    "networks": [{"name", "prefixes": [...], "mtu", "mode"}],
  *    "attachments": [{"container_id", "ifname", "netns", "network", "mode",
  *                     "ips": [...], "memif_ips": [...], "mac", "memif_mac",
  *                     "mtu", "host_if", "veth_port", "memif_port",
- *                     "memif_socket", "state"}],
+ *                     "memif_socket", "state",
+ *                     "filters": [{"dir", "filters": [{"filter", ...}]}]}],
+ *    "filters": [{"name", "path"}],
  *    "tune": {...}}
+ *
+ * Why a new version rather than optional fields in version 1: a shuntd
+ * that predates filters would load such a file and silently drop every
+ * pod's policy; with version 2 it refuses to start instead.
  */
 #ifndef SHUNT_STATE_H
 #define SHUNT_STATE_H
@@ -24,7 +31,8 @@
 #include <jansson.h>
 #include "ipaddr.h"
 
-#define STATE_VERSION 1
+#define STATE_VERSION 2
+#define STATE_VERSION_MIN 1      /* oldest version still loaded */
 #define STATE_FILE "state.json"
 #define STATE_NAME_LEN 64         /* network names */
 #define STATE_CID_LEN 256         /* container ids */
@@ -36,6 +44,18 @@
 #define STATE_MAX_NETWORKS 256
 #define STATE_MAX_ATTACHMENTS 1024
 #define STATE_MODE_LEN 16
+#define STATE_MAX_FILTERS 64      /* loaded filters: the data plane's
+				   * FILTER_REG_MAX */
+#define STATE_CHAIN_MAX 8         /* filters in one chain: FILTER_CHAIN_MAX */
+
+/* Filter chain directions; index of attachment.chains[]. */
+enum filter_dir { FILTER_FROM_POD, FILTER_TO_POD };
+
+/* A filter loaded by name from an eBPF ELF file (absolute path). */
+struct filter_def {
+	char name[STATE_PORT_LEN];
+	char path[PATH_MAX];
+};
 
 struct network {
 	char name[STATE_NAME_LEN];
@@ -67,6 +87,11 @@ struct attachment {
 	char memif_port[STATE_PORT_LEN];
 	char memif_socket[108];          /* abstract, in the pod's netns */
 	enum att_state state;
+	/* Per direction, the chain as the API gave it (an array of
+	 * {filter, [rules], [rate], [watch_drops]}, the data plane's
+	 * filter.attach elements), or NULL. Owned; freed with the
+	 * attachment. Applied to each of its data plane ports. */
+	json_t *chains[2];
 
 	/* Not persisted: the last data plane failure for this attachment
 	 * (reconciliation), shown by check and attachment.show. */
@@ -80,6 +105,8 @@ struct state {
 	unsigned int n_nets;
 	struct attachment **atts;
 	unsigned int n_atts;
+	struct filter_def *filters;      /* loaded filters */
+	unsigned int n_filters;
 	json_t *tune;                    /* persisted data plane config */
 	unsigned int saves;              /* for status */
 };
@@ -109,6 +136,17 @@ struct attachment *state_attachment_find(struct state *st, const char *cid,
 int state_attachment_add(struct state *st, struct attachment *a);
 /* Removes and frees a. */
 void state_attachment_remove(struct state *st, struct attachment *a);
+
+struct filter_def *state_filter_find(struct state *st, const char *name);
+/* Copies d. Returns 0, -ENOSPC or -ENOMEM. */
+int state_filter_add(struct state *st, const struct filter_def *d);
+void state_filter_remove(struct state *st, const char *name);
+
+/* "from_pod"/"to_pod"; parse returns the index or -EINVAL. */
+const char *state_dir_name(enum filter_dir d);
+int state_dir_parse(const char *s);
+/* An attachment's chains as [{"dir", "filters"}] (a new reference). */
+json_t *state_chains_to_json(const struct attachment *a);
 
 /* The persisted JSON form of each object (new references). */
 json_t *state_network_to_json(const struct network *n);

@@ -37,9 +37,11 @@
  * (container_id, ifname), the CNI's key.
  */
 /* container_id, ifname, netns, network, ips[] ("addr/len" as IPAM gave
- * them), [mode], [mac], [mtu], [memif_ips[]] (required for veth+memif)
- * -> the attachment (see AGENT_M_ATTACHMENT_SHOW). Idempotent: the same
- * request again returns the same result. */
+ * them), [mode], [mac], [mtu], [memif_ips[]] (required for veth+memif),
+ * [filters[]] ({dir, filters[]}: chains as AGENT_M_FILTER_ATTACH takes,
+ * applied before the answer) -> the attachment (see
+ * AGENT_M_ATTACHMENT_SHOW; it has "filters" in the same form). Idempotent:
+ * the same request again returns the same result. */
 #define AGENT_M_ATTACH          "attach"
 /* container_id, ifname, [netns] -> {}. Idempotent; succeeds when the
  * namespace or the attachment is already gone. */
@@ -86,6 +88,35 @@
  * "poll" (port to lcore) is passed through only. */
 #define AGENT_M_TUNE_SET        "tune.set"
 
+/*
+ * eBPF filters (ebpf/README.md). Loaded filters and chains are persisted
+ * and pushed again after a data plane restart. A chain is applied to each
+ * data plane port of the attachment (veth and memif).
+ */
+/* name, path (absolute; an eBPF ELF file) -> {name, path}. Idempotent for
+ * the same path; AGENT_E_EXISTS for another one. */
+#define AGENT_M_FILTER_LOAD   "filter.load"
+/* name -> {}; AGENT_E_BUSY while a chain uses it. */
+#define AGENT_M_FILTER_UNLOAD "filter.unload"
+/* container_id, ifname, dir (AGENT_DIR_*), filters[]: {filter, [rules],
+ * [rate], [watch_drops]} (dp_api.h's filter.attach elements; filter names
+ * a loaded filter) -> {}. Replaces the direction's chain atomically. */
+#define AGENT_M_FILTER_ATTACH "filter.attach"
+/* container_id, ifname, dir -> {}. Idempotent. */
+#define AGENT_M_FILTER_DETACH "filter.detach"
+/* container_id, ifname, dir, [index] (default 0), rules -> {}: the rules
+ * of one element replaced without a reload. */
+#define AGENT_M_FILTER_RULES  "filter.rules"
+/* -> dataplane (connected), loaded[] {name, path, in_dataplane, [jit],
+ * [insns], attached (chains using it)}, attached[] {container_id, ifname,
+ * dir, filters[] (as attached), ports[] {port, chain (the data plane's
+ * filter.list chain with runs, drops, counters; null when absent)}}.
+ * reads */
+#define AGENT_M_FILTER_LIST   "filter.list"
+
+#define AGENT_DIR_FROM_POD "from_pod"
+#define AGENT_DIR_TO_POD   "to_pod"
+
 /* Pod attachment modes (attach "mode", network "mode"). */
 #define AGENT_MODE_VETH       "veth"        /* a veth in the pod */
 #define AGENT_MODE_MEMIF      "memif"       /* a memif socket, no veth */
@@ -114,7 +145,8 @@
 #define AGENT_E_DEVICE     4   /* a kernel object could not be set up; the
 				* message names the step */
 #define AGENT_E_PERM       5   /* the peer may not call this method */
-#define AGENT_E_BUSY       6   /* in use (a network with attachments) */
+#define AGENT_E_BUSY       6   /* in use (a network with attachments, a
+				* filter in a chain) */
 #define AGENT_E_DATAPLANE  7   /* data plane unreachable or refused */
 #define AGENT_E_STATE      8   /* the change could not be persisted */
 #define AGENT_E_CHECK      9   /* check: something recorded is missing */

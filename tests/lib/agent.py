@@ -157,6 +157,9 @@ class NetNS:
     def exec(self, cmd, **kw):
         return sh(["ip", "netns", "exec", self.ns, "sh", "-c", cmd], **kw)
 
+    def popen(self, args, **kw):
+        return subprocess.Popen(["ip", "netns", "exec", self.ns] + list(args), **kw)
+
     def ping(self, dst, count=3, timeout=10, interval=0.2):
         six = ":" in dst
         r = self.exec("ping %s -c %d -i %s -W 2 -w %d %s" % (
