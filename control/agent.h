@@ -99,6 +99,35 @@ int network_delete(struct agent *ag, const char *name, struct jsonl_error *e);
 /* Validate a mode name: veth, memif, veth+memif. */
 bool network_mode_ok(const char *mode);
 
+/* peer.c ------------------------------------------------------------------ */
+
+/* Set (create, or replace: the port is re-added with its peers' routes)
+ * or delete an uplink; -EBUSY while a peer uses it. 0 or -errno with e
+ * filled (the data plane's refusal quoted). */
+int uplink_set(struct agent *ag, const struct uplink *req, struct jsonl_error *e);
+int uplink_del(struct agent *ag, const char *name, struct jsonl_error *e);
+/* uplink.list's result: the state with the data plane's view (new ref). */
+json_t *uplink_list(struct agent *ag);
+/* Add (idempotent for the same parameters) or delete a peer and its
+ * routes. Prefixes overlapping another peer's or a network's, or not of
+ * the address's family, are refused naming the field. 0 or -errno. */
+int peer_add(struct agent *ag, const struct peer *req, struct jsonl_error *e);
+int peer_del(struct agent *ag, const char *name, struct jsonl_error *e);
+/* peer.list's result: per prefix whether the route is in the data plane
+ * and installed, and the next hop's neighbour state (new ref). */
+json_t *peer_list(struct agent *ag);
+/* port.add / route.add parameters (new references). */
+json_t *uplink_port_params(const struct uplink *u);
+json_t *peer_route_params(const struct peer *p, const struct ip_prefix *pfx);
+/* route.add of one peer prefix, replacing a route of that prefix.
+ * dp_client_call's returns, with *code and msg. */
+int peer_route_push(struct agent *ag, const struct peer *p,
+		    const struct ip_prefix *pfx, int *code, char *msg, size_t len);
+/* -EEXIST with msg ("overlaps 10.0.0.0/8 of peer 'x'") when pfx overlaps a
+ * prefix of a peer other than self, or (networks) of a network; else 0. */
+int peer_prefix_conflict(struct agent *ag, const struct ip_prefix *pfx,
+			 const char *self, bool networks, char *msg, size_t len);
+
 /* tune.c ------------------------------------------------------------------ */
 
 /* The data plane's config (a new reference) or NULL with e filled. */

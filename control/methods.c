@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <shunt/agent_api.h>
 #include <shunt/dp_api.h>
 #include "agent.h"
@@ -223,11 +224,12 @@ static json_t *m_status(void *ctx, json_t *params, const struct jsonl_peer *peer
 {
 	struct agent *ag = ctx;
 	unsigned int count[3] = { 0, 0, 0 };
+	json_t *r;
 
 	(void)params; (void)peer; (void)e;
 	for (unsigned int i = 0; i < ag->st.n_atts; i++)
 		count[ag->st.atts[i]->state]++;
-	return json_pack("{s:s, s:i, s:I, s:s, s:i, s:{s:b, s:s, s:O?, s:i, s:o},"
+	r = json_pack("{s:s, s:i, s:I, s:s, s:i, s:{s:b, s:s, s:O?, s:i, s:o},"
 			 " s:{s:i, s:i, s:i, s:i}, s:i, s:i}",
 		"version", AGENT_VERSION, "api", AGENT_API_VERSION,
 		"uptime_ms", (json_int_t)(agent_now_ms() - ag->started_ms),
@@ -244,6 +246,9 @@ static json_t *m_status(void *ctx, json_t *params, const struct jsonl_peer *peer
 		"detaching", (int)count[ATT_DETACHING],
 		"networks", (int)ag->st.n_nets,
 		"clients", (int)jsonl_server_clients(ag->srv));
+	json_object_set_new(r, "uplinks", json_integer(ag->st.n_uplinks));
+	json_object_set_new(r, "peers", json_integer(ag->st.n_peers));
+	return r;
 }
 
 static json_t *m_attachment_list(void *ctx, json_t *params,
@@ -554,6 +559,179 @@ static json_t *m_filter_list(void *ctx, json_t *params,
 	return filter_list(ctx, e);
 }
 
+/* --- uplinks and peers ------------------------------------------------------ */
+
+/* Names shuntd gives pod ports: an uplink may not take one. */
+static bool pod_port_name(const char *s)
+{
+	if (strlen(s) != 12 || s[0] != 's' || (s[1] != 'h' && s[1] != 'm'))
+		return false;
+	for (s += 2; *s; s++)
+		if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static json_t *m_uplink_set(void *ctx, json_t *params,
+			    const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	static const char *const known[] = { "name", "devargs", "ips", NULL };
+	struct uplink req = { 0 };
+	json_t *arr, *v;
+	size_t i;
+
+	(void)peer;
+	if (params_only(params, known, e) < 0 ||
+	    params_str(params, "name", true, req.name, sizeof(req.name), e) < 0 ||
+	    params_str(params, "devargs", true, req.devargs, sizeof(req.devargs), e) < 0 ||
+	    params_str_array(params, "ips", true, STATE_MAX_IPS, &arr, e) < 0)
+		return NULL;
+	if (!id_ok(req.name) || pod_port_name(req.name))
+		return jsonl_fail(e, AGENT_E_PARAMS, "'name': '%s' must hold letters, "
+				  "digits, '_', '.' and '-' only, and not be a pod "
+				  "port's name (sh or sm + 10 hex digits)", req.name);
+	if (json_array_size(arr) == 0)
+		return jsonl_fail(e, AGENT_E_PARAMS, "'ips' must list at least one "
+				  "address (the uplink's own)");
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		unsigned int fam = 0;
+
+		if (strchr(s, '/') != NULL || ipaddr_parse(s, false, &req.ips[i]) < 0)
+			return jsonl_fail(e, AGENT_E_PARAMS, "'ips[%zu]': '%.64s' is not "
+					  "an address (no /length)", i, s);
+		for (size_t k = 0; k <= i; k++)
+			fam += req.ips[k].family == req.ips[i].family;
+		if (fam > STATE_MAX_FAMILY_IPS)
+			return jsonl_fail(e, AGENT_E_PARAMS, "'ips[%zu]': at most %d "
+					  "addresses per family", i, STATE_MAX_FAMILY_IPS);
+	}
+	req.n_ips = (unsigned int)json_array_size(arr);
+	if (uplink_set(ctx, &req, e) < 0)
+		return NULL;
+	return state_uplink_to_json(&req);
+}
+
+static json_t *m_uplink_del(void *ctx, json_t *params,
+			    const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	static const char *const known[] = { "name", NULL };
+	char name[STATE_PORT_LEN];
+
+	(void)peer;
+	if (params_only(params, known, e) < 0 ||
+	    params_str(params, "name", true, name, sizeof(name), e) < 0 ||
+	    uplink_del(ctx, name, e) < 0)
+		return NULL;
+	return json_object();
+}
+
+static json_t *m_uplink_list(void *ctx, json_t *params,
+			     const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	(void)params; (void)peer; (void)e;
+	return uplink_list(ctx);
+}
+
+static int parse_fabric(json_t *f, struct peer *p, struct jsonl_error *e)
+{
+	static const char *const known[] = { "gid", "qpn", "qkey", "pkey", NULL };
+	char gid[INET6_ADDRSTRLEN];
+	uint32_t pkey;
+
+	if (!json_is_object(f)) {
+		jsonl_fail(e, AGENT_E_PARAMS, "'fabric' must be an object {gid, qpn, "
+			   "qkey, pkey}");
+		return -EINVAL;
+	}
+	if (params_only(f, known, e) < 0 ||
+	    params_str(f, "gid", true, gid, sizeof(gid), e) < 0 ||
+	    params_uint(f, "qpn", true, 0, 0xffffff, &p->fabric.qpn, e) < 0 ||
+	    params_uint(f, "qkey", true, 0, UINT32_MAX, &p->fabric.qkey, e) < 0 ||
+	    params_uint(f, "pkey", true, 0, 0xffff, &pkey, e) < 0) {
+		/* The getters name the inner field: say where it is. */
+		char inner[sizeof(e->message) - 16];
+
+		snprintf(inner, sizeof(inner), "%.400s", e->message);
+		jsonl_fail(e, AGENT_E_PARAMS, "fabric: %.400s", inner);
+		return -EINVAL;
+	}
+	if (inet_pton(AF_INET6, gid, p->fabric.gid) != 1) {
+		jsonl_fail(e, AGENT_E_PARAMS, "'fabric.gid': '%s' is not a GID (16 "
+			   "bytes in IPv6 form, e.g. fe80::1)", gid);
+		return -EINVAL;
+	}
+	/* QP0 and QP1 are the subnet manager's and the GSI's. */
+	if (p->fabric.qpn < 2) {
+		jsonl_fail(e, AGENT_E_PARAMS, "'fabric.qpn': %u is reserved (QP0/QP1); "
+			   "a UD QP number is 2 to 16777215", p->fabric.qpn);
+		return -EINVAL;
+	}
+	/* A P_Key whose low 15 bits are 0 is the invalid partition. */
+	if ((pkey & 0x7fff) == 0) {
+		jsonl_fail(e, AGENT_E_PARAMS, "'fabric.pkey': 0x%04x is the invalid "
+			   "P_Key", pkey);
+		return -EINVAL;
+	}
+	p->fabric.pkey = (uint16_t)pkey;
+	p->has_fabric = true;
+	return 0;
+}
+
+static json_t *m_peer_add(void *ctx, json_t *params,
+			  const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	static const char *const known[] = { "name", "uplink", "address",
+		"prefixes", "fabric", NULL };
+	struct peer req = { 0 };
+	char addr[IPADDR_STRLEN];
+	json_t *f = json_object_get(params, "fabric");
+
+	(void)peer;
+	if (params_only(params, known, e) < 0 ||
+	    params_str(params, "name", true, req.name, sizeof(req.name), e) < 0 ||
+	    params_str(params, "uplink", true, req.uplink, sizeof(req.uplink), e) < 0 ||
+	    params_str(params, "address", true, addr, sizeof(addr), e) < 0 ||
+	    parse_ips(params, "prefixes", true, req.prefixes, &req.n_prefixes, true,
+		      e) < 0)
+		return NULL;
+	if (!id_ok(req.name))
+		return jsonl_fail(e, AGENT_E_PARAMS, "'name' may hold letters, digits, "
+				  "'_', '.' and '-' only");
+	if (strchr(addr, '/') != NULL || ipaddr_parse(addr, false, &req.address) < 0)
+		return jsonl_fail(e, AGENT_E_PARAMS, "'address': '%s' is not an IPv4 "
+				  "or IPv6 address (no /length)", addr);
+	if (req.n_prefixes == 0)
+		return jsonl_fail(e, AGENT_E_PARAMS, "'prefixes' must list at least "
+				  "one prefix");
+	if (f != NULL && parse_fabric(f, &req, e) < 0)
+		return NULL;
+	if (peer_add(ctx, &req, e) < 0)
+		return NULL;
+	return state_peer_to_json(&req);
+}
+
+static json_t *m_peer_del(void *ctx, json_t *params,
+			  const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	static const char *const known[] = { "name", NULL };
+	char name[STATE_NAME_LEN];
+
+	(void)peer;
+	if (params_only(params, known, e) < 0 ||
+	    params_str(params, "name", true, name, sizeof(name), e) < 0 ||
+	    peer_del(ctx, name, e) < 0)
+		return NULL;
+	return json_object();
+}
+
+static json_t *m_peer_list(void *ctx, json_t *params,
+			   const struct jsonl_peer *peer, struct jsonl_error *e)
+{
+	(void)params; (void)peer; (void)e;
+	return peer_list(ctx);
+}
+
 const struct jsonl_method agent_methods[] = {
 	{ AGENT_M_ATTACH, JSONL_MUTATES, m_attach },
 	{ AGENT_M_DETACH, JSONL_MUTATES, m_detach },
@@ -576,6 +754,12 @@ const struct jsonl_method agent_methods[] = {
 	{ AGENT_M_FILTER_DETACH, JSONL_MUTATES, m_filter_detach },
 	{ AGENT_M_FILTER_RULES, JSONL_MUTATES, m_filter_rules },
 	{ AGENT_M_FILTER_LIST, 0, m_filter_list },
+	{ AGENT_M_UPLINK_SET, JSONL_MUTATES, m_uplink_set },
+	{ AGENT_M_UPLINK_DEL, JSONL_MUTATES, m_uplink_del },
+	{ AGENT_M_UPLINK_LIST, 0, m_uplink_list },
+	{ AGENT_M_PEER_ADD, JSONL_MUTATES, m_peer_add },
+	{ AGENT_M_PEER_DEL, JSONL_MUTATES, m_peer_del },
+	{ AGENT_M_PEER_LIST, 0, m_peer_list },
 };
 
 const size_t agent_n_methods = sizeof(agent_methods) / sizeof(agent_methods[0]);

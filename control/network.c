@@ -51,6 +51,18 @@ int network_create(struct agent *ag, const struct network *req,
 		*out = old;
 		return 0;
 	}
+	/* Pod prefixes are either here or behind a peer, never both. */
+	for (unsigned int i = 0; i < req->n_prefixes; i++) {
+		char pfx[IPADDR_STRLEN];
+
+		if (peer_prefix_conflict(ag, &req->prefixes[i], NULL, false, msg,
+					 sizeof(msg)) < 0) {
+			jsonl_fail(e, AGENT_E_EXISTS, "'prefixes[%u]': %s %s", i,
+				   ipaddr_format(&req->prefixes[i], true, pfx,
+						 sizeof(pfx)), msg);
+			return -EEXIST;
+		}
+	}
 	n = malloc(sizeof(*n));
 	if (n == NULL)
 		return -ENOMEM;

@@ -12,9 +12,14 @@
  * a change in the data plane and its save can leave the two apart.
  * filter.attach replaces a chain atomically, so traffic sees no gap.
  *
- * Scope (until the uplink and peer issues put them in the state): only
- * pod ports (kinds veth and memif) and routes that block a pod address
- * are ours to change; uplink ports and their routes are left alone.
+ * Uplinks and peers: an eth port named as an uplink of the state is
+ * ours (re-added when its devargs differ), and so is every route through
+ * it: those that are not a peer's prefix via the peer's address go. A
+ * peer's prefix is routed after its uplink's port. An eth port the state
+ * does not name is left alone, with its routes (an operator's).
+ *
+ * Otherwise only pod ports (kinds veth and memif) and routes that block
+ * a pod address are ours to change.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +32,8 @@
 #define RECONCILE_SLICE_MS 20
 
 enum action_kind { ACT_TUNE, ACT_FILTER_LOAD, ACT_ROUTE_DEL, ACT_PORT_DEL,
-		   ACT_PORT_ADD, ACT_FILTERS, ACT_FILTERS_CLEAR };
+		   ACT_PORT_ADD, ACT_FILTERS, ACT_FILTERS_CLEAR, ACT_UPLINK_ADD,
+		   ACT_PEER_ROUTE };
 
 struct reconcile_action {
 	enum action_kind kind;
@@ -186,6 +192,91 @@ static int plan_port(struct agent *ag, struct reconcile *r, unsigned int *cap,
 	return rc;
 }
 
+/* The data plane's eth port matches the uplink? port.list shows an eth
+ * port's devargs, and its own addresses as "ips" when the data plane
+ * lists them (compared then). */
+static bool uplink_matches(json_t *have, const struct uplink *u)
+{
+	json_t *want, *ips = json_object_get(have, "ips");
+	bool same;
+
+	if (strcmp(jstr(have, "kind"), DP_PORT_ETH) != 0 ||
+	    strcmp(jstr(have, "devargs"), u->devargs) != 0)
+		return false;
+	if (ips == NULL)
+		return true;
+	want = uplink_port_params(u);
+	same = same_ips(ips, json_object_get(want, "ips"));
+	json_decref(want);
+	return same;
+}
+
+/* Uplink ports, then the peers' routes. Routes through a kept uplink
+ * that no peer wants go; a peer prefix routed elsewhere is replaced. */
+static int plan_uplinks(struct agent *ag, struct reconcile *r, unsigned int *cap,
+			json_t *ports, json_t *routes)
+{
+	bool *kept = calloc(ag->st.n_uplinks + 1, sizeof(*kept));
+	json_t *rt;
+	size_t i;
+	int rc = 0;
+
+	if (kept == NULL)
+		return -ENOMEM;
+	for (unsigned int k = 0; rc == 0 && k < ag->st.n_uplinks; k++) {
+		const struct uplink *u = &ag->st.uplinks[k];
+		json_t *have = find_by(ports, "name", u->name);
+
+		kept[k] = have != NULL && uplink_matches(have, u);
+		if (kept[k])
+			continue;
+		if (have != NULL)
+			rc = plan_push(r, cap, ACT_PORT_DEL, u->name);
+		if (rc == 0)
+			rc = plan_push(r, cap, ACT_UPLINK_ADD, u->name);
+	}
+	json_array_foreach(routes, i, rt) {
+		struct uplink *u = state_uplink_find(&ag->st, jstr(rt, "port"));
+		struct ip_prefix pfx;
+		struct peer *p;
+		char via[IPADDR_STRLEN];
+
+		if (rc < 0)
+			break;
+		if (ipaddr_parse(jstr(rt, "prefix"), true, &pfx) < 0)
+			continue;
+		p = state_peer_by_prefix(&ag->st, &pfx);
+		if (p != NULL)
+			ipaddr_format(&p->address, false, via, sizeof(via));
+		if (p != NULL && strcmp(jstr(rt, "port"), p->uplink) == 0 &&
+		    strcmp(jstr(rt, "via"), via) == 0)
+			continue;  /* as wanted (or goes with its port) */
+		/* Through a kept uplink of ours: not as a peer wants it. A
+		 * peer's prefix elsewhere: in the way of the peer's route.
+		 * Through an uplink being re-added: goes with the port. */
+		if ((u != NULL && kept[u - ag->st.uplinks]) || (u == NULL && p != NULL))
+			rc = plan_push(r, cap, ACT_ROUTE_DEL, jstr(rt, "prefix"));
+	}
+	for (unsigned int k = 0; rc == 0 && k < ag->st.n_peers; k++) {
+		const struct peer *p = &ag->st.peers[k];
+		struct uplink *u = state_uplink_find(&ag->st, p->uplink);
+		char via[IPADDR_STRLEN], buf[IPADDR_STRLEN];
+
+		ipaddr_format(&p->address, false, via, sizeof(via));
+		for (unsigned int j = 0; rc == 0 && j < p->n_prefixes; j++) {
+			ipaddr_format(&p->prefixes[j], true, buf, sizeof(buf));
+			rt = find_by(routes, "prefix", buf);
+			if (u != NULL && kept[u - ag->st.uplinks] && rt != NULL &&
+			    strcmp(jstr(rt, "port"), p->uplink) == 0 &&
+			    strcmp(jstr(rt, "via"), via) == 0)
+				continue;
+			rc = plan_push(r, cap, ACT_PEER_ROUTE, buf);
+		}
+	}
+	free(kept);
+	return rc;
+}
+
 int reconcile_start(struct agent *ag)
 {
 	struct reconcile *r = &ag->rec;
@@ -228,6 +319,9 @@ int reconcile_start(struct agent *ag)
 		if (a == NULL || a->state != ATT_READY)
 			rc = plan_push(r, &cap, ACT_PORT_DEL, jstr(p, "name"));
 	}
+	/* The uplink first: one port that every pod's remote traffic needs. */
+	if (rc == 0)
+		rc = plan_uplinks(ag, r, &cap, ports, routes);
 	for (i = 0; rc == 0 && i < ag->st.n_atts; i++) {
 		const struct attachment *a = ag->st.atts[i];
 
@@ -317,6 +411,40 @@ static void act(struct agent *ag, const struct reconcile_action *x)
 			snprintf(a->dp_error, sizeof(a->dp_error), "%s", msg);
 		}
 		return;
+	case ACT_UPLINK_ADD: {
+		struct uplink *u = state_uplink_find(&ag->st, x->name);
+
+		if (u == NULL)
+			return;  /* deleted since */
+		params = uplink_port_params(u);
+		rc = dp_client_call(ag->dp, DP_M_PORT_ADD, params, &res, &code, msg,
+				    sizeof(msg));
+		json_decref(params);
+		json_decref(res);
+		if (rc == 0) {
+			r->added++;
+			u->dp_error[0] = '\0';
+		} else if (!(rc == -EREMOTEIO && code == DP_E_EXISTS)) {
+			r->failed++;
+			log_warn("reconcile: uplink %s: port.add: %s", u->name, msg);
+			snprintf(u->dp_error, sizeof(u->dp_error), "%s", msg);
+		}
+		return;
+	}
+	case ACT_PEER_ROUTE: {
+		struct ip_prefix pfx;
+		struct peer *p;
+
+		if (ipaddr_parse(x->name, true, &pfx) < 0 ||
+		    (p = state_peer_by_prefix(&ag->st, &pfx)) == NULL)
+			return;  /* deleted since */
+		rc = peer_route_push(ag, p, &pfx, &code, msg, sizeof(msg));
+		if (rc < 0) {
+			r->failed++;
+			log_warn("reconcile: peer %s: route %s: %s", p->name, x->name, msg);
+		}
+		return;
+	}
 	case ACT_TUNE:
 		method = DP_M_CONFIG_SET;
 		params = json_incref(ag->st.tune);
@@ -343,8 +471,9 @@ static void act(struct agent *ag, const struct reconcile_action *x)
 	rc = dp_client_call(ag->dp, method, params, &res, &code, msg, sizeof(msg));
 	json_decref(params);
 	json_decref(res);
-	if (rc == 0 || (rc == -EREMOTEIO && x->kind == ACT_PORT_DEL &&
-			code == DP_E_NOT_FOUND)) {
+	/* Already gone is as good as deleted (a route goes with its port). */
+	if (rc == 0 || (rc == -EREMOTEIO && code == DP_E_NOT_FOUND &&
+			(x->kind == ACT_PORT_DEL || x->kind == ACT_ROUTE_DEL))) {
 		if (x->kind == ACT_PORT_ADD) {
 			r->added++;
 			a->dp_error[0] = '\0';

@@ -146,6 +146,9 @@ static int cmd_status(int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(a, "pending")),
 	       (long long)json_integer_value(json_object_get(a, "detaching")),
 	       (long long)json_integer_value(json_object_get(r, "networks")));
+	printf("fabric       %lld uplink(s), %lld peer(s)\n",
+	       (long long)json_integer_value(json_object_get(r, "uplinks")),
+	       (long long)json_integer_value(json_object_get(r, "peers")));
 	json_decref(r);
 	return 0;
 }
@@ -460,6 +463,18 @@ static const struct cmd cmds[] = {
 	{ "filter", "list", "", "loaded filters and every pod's chains", ctl_filter_list },
 	{ "filter", "stats", "", "per chain element and port: runs and drops by reason",
 	  ctl_filter_stats },
+	{ "uplink", "set", "NAME DEVARGS IP[,IP...]", "create or replace the node's "
+	  "uplink: a DPDK device (e.g. net_af_packet0,iface=eth1) and its own "
+	  "addresses", ctl_uplink_set },
+	{ "uplink", "del", "NAME", "delete an uplink that no peer uses", ctl_uplink_del },
+	{ "uplink", "list", "", "uplinks and their data plane ports", ctl_uplink_list },
+	{ "peer", "add", "NAME UPLINK ADDRESS PREFIX[,PREFIX...] [--gid G --qpn N "
+	  "--qkey N --pkey N]", "route another node's pod prefixes through UPLINK "
+	  "to its uplink ADDRESS; --gid.. its InfiniBand UD address (ib uplink)",
+	  ctl_peer_add },
+	{ "peer", "del", "NAME", "remove a peer and its routes", ctl_peer_del },
+	{ "peer", "list", "", "peers: per prefix whether the route is installed, "
+	  "and the next hop's neighbour state", ctl_peer_list },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

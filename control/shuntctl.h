@@ -30,4 +30,13 @@ int ctl_filter_rules(int argc, char **argv);
 int ctl_filter_list(int argc, char **argv);
 int ctl_filter_stats(int argc, char **argv);
 
+/* shuntctl_peer.c: "uplink set|del|list", "peer add|del|list" (ARGS after
+ * the verb). Each returns the exit status (0, 1, 2 as above). */
+int ctl_uplink_set(int argc, char **argv);
+int ctl_uplink_del(int argc, char **argv);
+int ctl_uplink_list(int argc, char **argv);
+int ctl_peer_add(int argc, char **argv);
+int ctl_peer_del(int argc, char **argv);
+int ctl_peer_list(int argc, char **argv);
+
 #endif

@@ -118,6 +118,28 @@ json_t *state_attachment_to_json(const struct attachment *a)
 		"filters", state_chains_to_json(a));
 }
 
+json_t *state_uplink_to_json(const struct uplink *u)
+{
+	return json_pack("{s:s, s:s, s:o}", "name", u->name, "devargs", u->devargs,
+			 "ips", prefixes_to_json(u->ips, u->n_ips, false));
+}
+
+json_t *state_peer_to_json(const struct peer *p)
+{
+	char addr[IPADDR_STRLEN], gid[INET6_ADDRSTRLEN];
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "name", p->name,
+		"uplink", p->uplink,
+		"address", ipaddr_format(&p->address, false, addr, sizeof(addr)),
+		"prefixes", prefixes_to_json(p->prefixes, p->n_prefixes, true));
+
+	if (p->has_fabric)
+		json_object_set_new(o, "fabric", json_pack("{s:s, s:I, s:I, s:i}",
+			"gid", inet_ntop(AF_INET6, p->fabric.gid, gid, sizeof(gid)),
+			"qpn", (json_int_t)p->fabric.qpn,
+			"qkey", (json_int_t)p->fabric.qkey, "pkey", (int)p->fabric.pkey));
+	return o;
+}
+
 /* --- loading: every field checked, every error names file and field ---- */
 
 struct loader {
@@ -186,6 +208,70 @@ static int load_uint(struct loader *l, json_t *o, const char *key,
 		return load_fail(l, "%s: missing, or not an integer from %lld to %lld",
 				 key, (long long)min, (long long)max);
 	*out = (uint32_t)json_integer_value(v);
+	return 0;
+}
+
+/* Host addresses ("addr", no length). */
+static int load_addrs(struct loader *l, json_t *o, const char *key,
+		      struct ip_prefix *out, unsigned int max, unsigned int *n)
+{
+	json_t *a = json_object_get(o, key), *v;
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) > max)
+		return load_fail(l, "%s: missing, or not an array of at most %u",
+				 key, max);
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v) || strchr(json_string_value(v), '/') ||
+		    ipaddr_parse(json_string_value(v), false, &out[i]) < 0)
+			return load_fail(l, "%s[%zu]: not an address", key, i);
+	*n = (unsigned int)json_array_size(a);
+	return 0;
+}
+
+static int load_uplink(struct loader *l, json_t *o, struct uplink *u)
+{
+	if (!json_is_object(o))
+		return load_fail(l, "not an object");
+	if (load_str(l, o, "name", false, u->name, sizeof(u->name)) < 0 ||
+	    load_str(l, o, "devargs", false, u->devargs, sizeof(u->devargs)) < 0 ||
+	    load_addrs(l, o, "ips", u->ips, STATE_MAX_IPS, &u->n_ips) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int load_peer(struct loader *l, json_t *o, struct peer *p)
+{
+	json_t *f;
+	char buf[INET6_ADDRSTRLEN];
+	uint32_t pkey;
+
+	if (!json_is_object(o))
+		return load_fail(l, "not an object");
+	if (load_str(l, o, "name", false, p->name, sizeof(p->name)) < 0 ||
+	    load_str(l, o, "uplink", false, p->uplink, sizeof(p->uplink)) < 0 ||
+	    load_str(l, o, "address", false, buf, sizeof(buf)) < 0 ||
+	    load_prefixes(l, o, "prefixes", true, p->prefixes, STATE_MAX_PREFIXES,
+			  &p->n_prefixes) < 0)
+		return -EINVAL;
+	if (strchr(buf, '/') || ipaddr_parse(buf, false, &p->address) < 0)
+		return load_fail(l, "address: '%s' is not an address", buf);
+	f = json_object_get(o, "fabric");
+	if (f == NULL)
+		return 0;
+	if (!json_is_object(f))
+		return load_fail(l, "fabric: not an object");
+	p->has_fabric = true;
+	if (load_str(l, f, "gid", false, buf, sizeof(buf)) < 0 ||
+	    inet_pton(AF_INET6, buf, p->fabric.gid) != 1)
+		return load_fail(l, "fabric.gid: not a GID (IPv6 form)");
+	/* Errors then read "peers[N].fabric.qpn: ..." */
+	strncat(l->where, ".fabric", sizeof(l->where) - strlen(l->where) - 1);
+	if (load_uint(l, f, "qpn", 0, 0xffffff, &p->fabric.qpn) < 0 ||
+	    load_uint(l, f, "qkey", 0, 0xffffffffLL, &p->fabric.qkey) < 0 ||
+	    load_uint(l, f, "pkey", 0, 0xffff, &pkey) < 0)
+		return -EINVAL;
+	p->fabric.pkey = (uint16_t)pkey;
 	return 0;
 }
 
@@ -358,6 +444,41 @@ static int state_parse(struct state *st, struct loader *l, json_t *root)
 		if (rc < 0)
 			return rc;
 	}
+	/* Version 3. Absent in older files: no uplink, no peer. */
+	v = json_object_get(root, "uplinks");
+	if (v != NULL && (!json_is_array(v) || json_array_size(v) > STATE_MAX_UPLINKS))
+		return load_fail(l, "'uplinks' is not an array of at most %d",
+				 STATE_MAX_UPLINKS);
+	json_array_foreach(v, i, nets) {
+		struct uplink u = { 0 };
+
+		snprintf(l->where, sizeof(l->where), "uplinks[%zu]", i);
+		rc = load_uplink(l, nets, &u);
+		if (rc == 0 && state_uplink_find(st, u.name) != NULL)
+			rc = load_fail(l, "uplink '%s' listed twice", u.name);
+		if (rc == 0)
+			rc = state_uplink_add(st, &u);
+		if (rc < 0)
+			return rc;
+	}
+	v = json_object_get(root, "peers");
+	if (v != NULL && (!json_is_array(v) || json_array_size(v) > STATE_MAX_PEERS))
+		return load_fail(l, "'peers' is not an array of at most %d",
+				 STATE_MAX_PEERS);
+	json_array_foreach(v, i, nets) {
+		struct peer p = { 0 };
+
+		snprintf(l->where, sizeof(l->where), "peers[%zu]", i);
+		rc = load_peer(l, nets, &p);
+		if (rc == 0 && state_peer_find(st, p.name) != NULL)
+			rc = load_fail(l, "peer '%s' listed twice", p.name);
+		if (rc == 0 && state_uplink_find(st, p.uplink) == NULL)
+			rc = load_fail(l, "uplink: no uplink named '%s'", p.uplink);
+		if (rc == 0)
+			rc = state_peer_add(st, &p);
+		if (rc < 0)
+			return rc;
+	}
 	l->where[0] = '\0';
 	v = json_object_get(root, "tune");
 	if (v != NULL && !json_is_object(v))
@@ -496,6 +617,12 @@ void state_close(struct state *st)
 	free(st->filters);
 	st->filters = NULL;
 	st->n_filters = 0;
+	free(st->uplinks);
+	st->uplinks = NULL;
+	st->n_uplinks = 0;
+	free(st->peers);
+	st->peers = NULL;
+	st->n_peers = 0;
 	free(st->nets);
 	free(st->atts);
 	json_decref(st->tune);
@@ -528,7 +655,8 @@ int state_save(struct state *st, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX + 16], path[PATH_MAX + 16];
 	json_t *root = json_object(), *nets = json_array(), *atts = json_array();
-	json_t *fils = json_array();
+	json_t *fils = json_array(), *upl = json_array(), *peers = json_array();
+	int version = 1;
 	const char *step;
 	char *s;
 	int fd = -1, dfd = -1, rc;
@@ -545,13 +673,30 @@ int state_save(struct state *st, char *err, size_t errlen)
 
 	for (unsigned int i = 0; i < st->n_atts && !v2; i++)
 		v2 = st->atts[i]->chains[0] != NULL || st->atts[i]->chains[1] != NULL;
-	json_object_set_new(root, "version", json_integer(v2 ? STATE_VERSION : 1));
+	if (v2)
+		version = 2;
+	if (st->n_uplinks > 0 || st->n_peers > 0)
+		version = 3;
+	json_object_set_new(root, "version", json_integer(version));
 	json_object_set_new(root, "networks", nets);
 	json_object_set_new(root, "attachments", atts);
 	for (unsigned int i = 0; i < st->n_filters; i++)
 		json_array_append_new(fils, json_pack("{s:s, s:s}", "name",
 			st->filters[i].name, "path", st->filters[i].path));
 	json_object_set_new(root, "filters", fils);
+	/* Only in version 3, so a version 1 or 2 file looks exactly as an
+	 * older shuntd wrote it. */
+	for (unsigned int i = 0; i < st->n_uplinks; i++)
+		json_array_append_new(upl, state_uplink_to_json(&st->uplinks[i]));
+	for (unsigned int i = 0; i < st->n_peers; i++)
+		json_array_append_new(peers, state_peer_to_json(&st->peers[i]));
+	if (version >= 3) {
+		json_object_set_new(root, "uplinks", upl);
+		json_object_set_new(root, "peers", peers);
+	} else {
+		json_decref(upl);
+		json_decref(peers);
+	}
 	json_object_set(root, "tune", st->tune);
 	s = json_dumps(root, JSON_INDENT(1));
 	json_decref(root);
@@ -711,4 +856,85 @@ void state_filter_remove(struct state *st, const char *name)
 	memmove(&st->filters[i], &st->filters[i + 1],
 		(st->n_filters - i - 1) * sizeof(*st->filters));
 	st->n_filters--;
+}
+
+/* Uplinks and peers: small arrays by value, like filters. */
+struct uplink *state_uplink_find(struct state *st, const char *name)
+{
+	for (unsigned int i = 0; i < st->n_uplinks; i++)
+		if (strcmp(st->uplinks[i].name, name) == 0)
+			return &st->uplinks[i];
+	return NULL;
+}
+
+int state_uplink_add(struct state *st, const struct uplink *u)
+{
+	struct uplink *grown;
+
+	if (st->n_uplinks >= STATE_MAX_UPLINKS)
+		return -ENOSPC;
+	grown = realloc(st->uplinks, (st->n_uplinks + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	st->uplinks = grown;
+	st->uplinks[st->n_uplinks++] = *u;
+	return 0;
+}
+
+void state_uplink_remove(struct state *st, const char *name)
+{
+	struct uplink *u = state_uplink_find(st, name);
+	unsigned int i;
+
+	if (u == NULL)
+		return;
+	i = (unsigned int)(u - st->uplinks);
+	memmove(&st->uplinks[i], &st->uplinks[i + 1],
+		(st->n_uplinks - i - 1) * sizeof(*st->uplinks));
+	st->n_uplinks--;
+}
+
+struct peer *state_peer_find(struct state *st, const char *name)
+{
+	for (unsigned int i = 0; i < st->n_peers; i++)
+		if (strcmp(st->peers[i].name, name) == 0)
+			return &st->peers[i];
+	return NULL;
+}
+
+int state_peer_add(struct state *st, const struct peer *p)
+{
+	struct peer *grown;
+
+	if (st->n_peers >= STATE_MAX_PEERS)
+		return -ENOSPC;
+	grown = realloc(st->peers, (st->n_peers + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -ENOMEM;
+	st->peers = grown;
+	st->peers[st->n_peers++] = *p;
+	return 0;
+}
+
+void state_peer_remove(struct state *st, const char *name)
+{
+	struct peer *p = state_peer_find(st, name);
+	unsigned int i;
+
+	if (p == NULL)
+		return;
+	i = (unsigned int)(p - st->peers);
+	memmove(&st->peers[i], &st->peers[i + 1],
+		(st->n_peers - i - 1) * sizeof(*st->peers));
+	st->n_peers--;
+}
+
+struct peer *state_peer_by_prefix(struct state *st, const struct ip_prefix *pfx)
+{
+	for (unsigned int i = 0; i < st->n_peers; i++)
+		for (unsigned int k = 0; k < st->peers[i].n_prefixes; k++)
+			if (ipaddr_same_addr(&st->peers[i].prefixes[k], pfx) &&
+			    st->peers[i].prefixes[k].len == pfx->len)
+				return &st->peers[i];
+	return NULL;
 }

@@ -16,10 +16,16 @@
  *                     "filters": [{"dir", "filters": [{"filter", ...}]}]}],
  *    "filters": [{"name", "path"}],
  *    "tune": {...}}
+ * Version 3 (written when the node has an uplink or a peer) adds
+ *    "uplinks": [{"name", "devargs", "ips": ["addr", ...]}],
+ *    "peers": [{"name", "uplink", "address", "prefixes": [...],
+ *               "fabric": {"gid", "qpn", "qkey", "pkey"} (optional)}]
  *
  * Why a new version rather than optional fields in version 1: a shuntd
  * that predates filters would load such a file and silently drop every
- * pod's policy; with version 2 it refuses to start instead.
+ * pod's policy; with version 2 it refuses to start instead. The same for
+ * version 3: an older shuntd would drop the node's uplink and every route
+ * to the other nodes.
  */
 #ifndef SHUNT_STATE_H
 #define SHUNT_STATE_H
@@ -31,7 +37,7 @@
 #include <jansson.h>
 #include "ipaddr.h"
 
-#define STATE_VERSION 2
+#define STATE_VERSION 3
 #define STATE_VERSION_MIN 1      /* oldest version still loaded */
 #define STATE_FILE "state.json"
 #define STATE_NAME_LEN 64         /* network names */
@@ -47,6 +53,9 @@
 #define STATE_MAX_FILTERS 64      /* loaded filters: the data plane's
 				   * FILTER_REG_MAX */
 #define STATE_CHAIN_MAX 8         /* filters in one chain: FILTER_CHAIN_MAX */
+#define STATE_MAX_UPLINKS 8       /* a node has one or two; each is an ethdev */
+#define STATE_MAX_PEERS 1024      /* other nodes */
+#define STATE_DEVARGS_LEN 512     /* the data plane's devargs[] */
 
 /* Filter chain directions; index of attachment.chains[]. */
 enum filter_dir { FILTER_FROM_POD, FILTER_TO_POD };
@@ -55,6 +64,37 @@ enum filter_dir { FILTER_FROM_POD, FILTER_TO_POD };
 struct filter_def {
 	char name[STATE_PORT_LEN];
 	char path[PATH_MAX];
+};
+
+/* The node's link to the fabric: a data plane port of kind eth, with
+ * addresses of its own (the data plane answers ARP/ND for them). */
+struct uplink {
+	char name[STATE_PORT_LEN];       /* also the data plane port's name */
+	char devargs[STATE_DEVARGS_LEN];
+	struct ip_prefix ips[STATE_MAX_IPS];  /* host prefixes */
+	unsigned int n_ips;
+	/* Not persisted: the last data plane failure (reconciliation). */
+	char dp_error[256];
+};
+
+/* An InfiniBand UD address of a peer's data plane (the ib uplink). */
+struct peer_fabric {
+	uint8_t gid[16];
+	uint32_t qpn;                    /* 24 bits */
+	uint32_t qkey;
+	uint16_t pkey;
+};
+
+/* Another node: its uplink address and the pod prefixes behind it,
+ * routed through one of our uplinks. */
+struct peer {
+	char name[STATE_NAME_LEN];
+	char uplink[STATE_PORT_LEN];
+	struct ip_prefix address;        /* host prefix; the next hop */
+	struct ip_prefix prefixes[STATE_MAX_PREFIXES];
+	unsigned int n_prefixes;
+	bool has_fabric;
+	struct peer_fabric fabric;
 };
 
 struct network {
@@ -107,6 +147,10 @@ struct state {
 	unsigned int n_atts;
 	struct filter_def *filters;      /* loaded filters */
 	unsigned int n_filters;
+	struct uplink *uplinks;
+	unsigned int n_uplinks;
+	struct peer *peers;
+	unsigned int n_peers;
 	json_t *tune;                    /* persisted data plane config */
 	unsigned int saves;              /* for status */
 };
@@ -141,6 +185,20 @@ struct filter_def *state_filter_find(struct state *st, const char *name);
 /* Copies d. Returns 0, -ENOSPC or -ENOMEM. */
 int state_filter_add(struct state *st, const struct filter_def *d);
 void state_filter_remove(struct state *st, const char *name);
+
+/* Uplinks and peers are kept by value: add copies, pointers from find
+ * are valid until the next add or remove. add returns 0, -ENOSPC or
+ * -ENOMEM. */
+struct uplink *state_uplink_find(struct state *st, const char *name);
+int state_uplink_add(struct state *st, const struct uplink *u);
+void state_uplink_remove(struct state *st, const char *name);
+struct peer *state_peer_find(struct state *st, const char *name);
+int state_peer_add(struct state *st, const struct peer *p);
+void state_peer_remove(struct state *st, const char *name);
+/* The peer routing prefix (exactly that network), or NULL. */
+struct peer *state_peer_by_prefix(struct state *st, const struct ip_prefix *pfx);
+json_t *state_uplink_to_json(const struct uplink *u);
+json_t *state_peer_to_json(const struct peer *p);
 
 /* "from_pod"/"to_pod"; parse returns the index or -EINVAL. */
 const char *state_dir_name(enum filter_dir d);

@@ -51,7 +51,8 @@
 /* valid[] ({container_id, ifname}) -> removed[]: every other attachment
  * is detached (CNI GC). */
 #define AGENT_M_GC              "gc"
-/* -> version, api, dataplane{connected, ...}, attachments{...}. reads */
+/* -> version, api, dataplane{connected, ...}, attachments{...}, networks,
+ * uplinks, peers (counts). reads */
 #define AGENT_M_STATUS          "status"
 /* -> attachments[]. reads */
 #define AGENT_M_ATTACHMENT_LIST "attachment.list"
@@ -113,6 +114,41 @@
  * filter.list chain with runs, drops, counters; null when absent)}}.
  * reads */
 #define AGENT_M_FILTER_LIST   "filter.list"
+
+/*
+ * Uplinks and peers (several nodes). Persisted; after a data plane
+ * restart the uplink ports are added again, then the peers' routes.
+ */
+/* name (also the data plane port's; not sh/sm + 10 hex digits, which are
+ * pod ports), devargs (a DPDK device, e.g. "net_af_packet0,iface=eth1"),
+ * ips[] (1 to 8 addresses, no length: the uplink's own, answered for by
+ * ARP/ND) -> the uplink. Creates or replaces (the port is re-added; its
+ * peers' routes follow). AGENT_E_BUSY when a peer would lose the address
+ * family it is reached by. */
+#define AGENT_M_UPLINK_SET  "uplink.set"
+/* name -> {}; AGENT_E_BUSY while a peer uses it, AGENT_E_DATAPLANE while
+ * the data plane is away (its port would be left behind). */
+#define AGENT_M_UPLINK_DEL  "uplink.del"
+/* -> dataplane (connected), uplinks[] {name, devargs, ips, peers (how
+ * many use it), in_dataplane, [up, mac, driver], dp_error}. reads */
+#define AGENT_M_UPLINK_LIST "uplink.list"
+/* name, uplink, address (the peer node's uplink address, v4 or v6),
+ * prefixes[] (1 to 16 "addr/len", the pod prefixes it hosts; of the
+ * address's family: a dual-stack peer is two peers), [fabric] {gid (16
+ * bytes in IPv6 form), qpn (2 to 2^24-1), qkey (32 bits), pkey (16 bits,
+ * not 0x0000/0x8000)} (for the ib uplink; stored and validated) -> the
+ * peer. Each prefix is routed: route.add {prefix, port: uplink, via:
+ * address}. Refused: prefixes overlapping another peer's or one of this
+ * node's networks (AGENT_E_EXISTS naming both). Idempotent for the same
+ * parameters; AGENT_E_EXISTS for others. */
+#define AGENT_M_PEER_ADD  "peer.add"
+/* name -> {}: its routes are removed. */
+#define AGENT_M_PEER_DEL  "peer.del"
+/* -> dataplane (connected), peers[] {name, uplink, address, prefixes,
+ * [fabric], routes[] {prefix, in_dataplane, installed (route.list's:
+ * the next hop is resolved)}, neighbour {state: resolved | resolving |
+ * absent | unknown (data plane away), mac}}. reads */
+#define AGENT_M_PEER_LIST "peer.list"
 
 #define AGENT_DIR_FROM_POD "from_pod"
 #define AGENT_DIR_TO_POD   "to_pod"

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shuntctl uplink set|del|list and peer add|del|list (agent_api.h's
+ * uplink.* and peer.*). Lists are tables, -j prints the API's result.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <shunt/agent_api.h>
+#include "shuntctl.h"
+#include "table.h"
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+/* "a,b" -> ["a", "b"]; empty elements refused. NULL on a bad list. */
+static json_t *split_list(const char *s)
+{
+	json_t *a = json_array();
+	const char *p = s;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (n == 0) {
+			json_decref(a);
+			return NULL;
+		}
+		json_array_append_new(a, json_stringn(p, n));
+		if (comma == NULL)
+			return a;
+		p = comma + 1;
+	}
+}
+
+/* Print r as JSON under -j, then drop it. Returns 0. */
+static int done(json_t *r)
+{
+	if (ctl_json_out)
+		ctl_print_json(r);
+	json_decref(r);
+	return 0;
+}
+
+int ctl_uplink_set(int argc, char **argv)
+{
+	json_t *ips, *r;
+
+	if (argc != 3 || (ips = split_list(argv[2])) == NULL) {
+		fprintf(stderr, "shuntctl: uplink set NAME DEVARGS IP[,IP...]\n");
+		return 2;
+	}
+	r = ctl_call(AGENT_M_UPLINK_SET, json_pack("{s:s, s:s, s:o}", "name", argv[0],
+		     "devargs", argv[1], "ips", ips));
+	return r == NULL ? 1 : done(r);
+}
+
+int ctl_uplink_del(int argc, char **argv)
+{
+	json_t *r;
+
+	if (argc != 1) {
+		fprintf(stderr, "shuntctl: uplink del NAME\n");
+		return 2;
+	}
+	r = ctl_call(AGENT_M_UPLINK_DEL, json_pack("{s:s}", "name", argv[0]));
+	return r == NULL ? 1 : done(r);
+}
+
+/* "a,b,c" from an array of strings. */
+static const char *jlist(json_t *arr, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+						 i ? "," : "", json_string_value(v));
+	return buf;
+}
+
+int ctl_uplink_list(int argc, char **argv)
+{
+	static const char *const hdr[] = { "NAME", "DEVARGS", "IPS", "PORT", "MAC",
+		"PEERS", "ERROR", NULL };
+	json_t *r, *u;
+	struct table *t;
+	size_t i;
+
+	(void)argv;
+	if (argc != 0) {
+		fprintf(stderr, "shuntctl: uplink list\n");
+		return 2;
+	}
+	r = ctl_call(AGENT_M_UPLINK_LIST, NULL);
+	if (r == NULL)
+		return 1;
+	if (ctl_json_out)
+		return done(r);
+	t = table_new(hdr);
+	json_array_foreach(json_object_get(r, "uplinks"), i, u) {
+		char ips[256], peers[16];
+		const char *port = !json_is_true(json_object_get(u, "in_dataplane")) ?
+			"absent" : json_is_true(json_object_get(u, "up")) ? "up" : "down";
+		const char *row[] = { jstr(u, "name"), jstr(u, "devargs"),
+			jlist(json_object_get(u, "ips"), ips, sizeof(ips)), port,
+			jstr(u, "mac")[0] ? jstr(u, "mac") : "-", peers,
+			jstr(u, "dp_error")[0] ? jstr(u, "dp_error") : "-" };
+
+		snprintf(peers, sizeof(peers), "%lld",
+			 (long long)json_integer_value(json_object_get(u, "peers")));
+		table_row(t, row);
+	}
+	table_print(t, stdout);
+	if (!json_is_true(json_object_get(r, "dataplane")))
+		printf("(data plane not connected: PORT unknown)\n");
+	json_decref(r);
+	return 0;
+}
+
+/* A number in decimal or 0x hex, within max. */
+static int parse_num(const char *opt, const char *s, unsigned long long max,
+		     json_int_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max) {
+		fprintf(stderr, "shuntctl: %s '%s' is not a number from 0 to %llu\n",
+			opt, s, max);
+		return -EINVAL;
+	}
+	*out = (json_int_t)v;
+	return 0;
+}
+
+int ctl_peer_add(int argc, char **argv)
+{
+	static const char *const fab[] = { "--gid", "--qpn", "--qkey", "--pkey" };
+	static const unsigned long long fab_max[] = { 0, 0xffffff, 0xffffffffULL,
+		0xffff };
+	json_t *fabric = json_object(), *pfx, *params, *r;
+	int i;
+
+	if (argc < 4 || (pfx = split_list(argv[3])) == NULL)
+		goto usage;
+	for (i = 4; i < argc; i++) {
+		int k;
+
+		for (k = 0; k < 4 && strcmp(argv[i], fab[k]) != 0; k++)
+			;
+		if (k == 4 || i + 1 >= argc) {
+			json_decref(pfx);
+			goto usage;
+		}
+		i++;
+		if (k == 0) {
+			json_object_set_new(fabric, "gid", json_string(argv[i]));
+		} else {
+			json_int_t v;
+
+			if (parse_num(fab[k], argv[i], fab_max[k], &v) < 0) {
+				json_decref(pfx);
+				json_decref(fabric);
+				return 2;
+			}
+			json_object_set_new(fabric, fab[k] + 2, json_integer(v));
+		}
+	}
+	if (json_object_size(fabric) != 0 && json_object_size(fabric) != 4) {
+		fprintf(stderr, "shuntctl: --gid, --qpn, --qkey and --pkey go together\n");
+		json_decref(pfx);
+		json_decref(fabric);
+		return 2;
+	}
+	params = json_pack("{s:s, s:s, s:s, s:o}", "name", argv[0], "uplink", argv[1],
+			   "address", argv[2], "prefixes", pfx);
+	if (json_object_size(fabric) == 4)
+		json_object_set_new(params, "fabric", fabric);
+	else
+		json_decref(fabric);
+	r = ctl_call(AGENT_M_PEER_ADD, params);
+	return r == NULL ? 1 : done(r);
+usage:
+	json_decref(fabric);
+	fprintf(stderr, "shuntctl: peer add NAME UPLINK ADDRESS PREFIX[,PREFIX...] "
+		"[--gid G --qpn N --qkey N --pkey N]\n");
+	return 2;
+}
+
+int ctl_peer_del(int argc, char **argv)
+{
+	json_t *r;
+
+	if (argc != 1) {
+		fprintf(stderr, "shuntctl: peer del NAME\n");
+		return 2;
+	}
+	r = ctl_call(AGENT_M_PEER_DEL, json_pack("{s:s}", "name", argv[0]));
+	return r == NULL ? 1 : done(r);
+}
+
+int ctl_peer_list(int argc, char **argv)
+{
+	static const char *const hdr[] = { "NAME", "UPLINK", "ADDRESS", "NEIGHBOUR",
+		"PREFIX", "ROUTE", "FABRIC", NULL };
+	json_t *r, *p, *rt;
+	struct table *t;
+	size_t i, k;
+
+	(void)argv;
+	if (argc != 0) {
+		fprintf(stderr, "shuntctl: peer list\n");
+		return 2;
+	}
+	r = ctl_call(AGENT_M_PEER_LIST, NULL);
+	if (r == NULL)
+		return 1;
+	if (ctl_json_out)
+		return done(r);
+	t = table_new(hdr);
+	/* One row per prefix: each has a route of its own. */
+	json_array_foreach(json_object_get(r, "peers"), i, p) {
+		json_t *n = json_object_get(p, "neighbour"), *f = json_object_get(p, "fabric");
+		char neigh[64], fabric[96];
+
+		snprintf(neigh, sizeof(neigh), "%s%s%s", jstr(n, "state"),
+			 jstr(n, "mac")[0] ? " " : "", jstr(n, "mac"));
+		if (f != NULL)
+			snprintf(fabric, sizeof(fabric), "%s qpn %lld qkey 0x%llx pkey "
+				 "0x%04llx", jstr(f, "gid"),
+				 (long long)json_integer_value(json_object_get(f, "qpn")),
+				 (long long)json_integer_value(json_object_get(f, "qkey")),
+				 (long long)json_integer_value(json_object_get(f, "pkey")));
+		else
+			snprintf(fabric, sizeof(fabric), "-");
+		json_array_foreach(json_object_get(p, "routes"), k, rt) {
+			const char *state = json_is_true(json_object_get(rt, "installed")) ?
+				"installed" : json_is_true(json_object_get(rt, "in_dataplane")) ?
+				"resolving" : "absent";
+			const char *row[] = { k ? "" : jstr(p, "name"),
+				k ? "" : jstr(p, "uplink"), k ? "" : jstr(p, "address"),
+				k ? "" : neigh, jstr(rt, "prefix"), state, k ? "" : fabric };
+
+			table_row(t, row);
+		}
+	}
+	table_print(t, stdout);
+	if (!json_is_true(json_object_get(r, "dataplane")))
+		printf("(data plane not connected: ROUTE and NEIGHBOUR unknown)\n");
+	json_decref(r);
+	return 0;
+}
