@@ -203,6 +203,8 @@ int neigh_want(uint16_t port, int family, const uint8_t *ip,
 void neigh_poll(void);          /* drain punted frames: learn and answer */
 void neigh_tick(uint64_t now_ms);
 void neigh_del_port(uint16_t port);
+/* No route uses this next hop any more: stop asking for it. */
+void neigh_release(uint16_t port, int family, const uint8_t *ip);
 json_t *neigh_list(void);
 
 /* filter_ctl.c: control methods for eBPF filters */

@@ -246,6 +246,14 @@ void neigh_tick(uint64_t now_ms)
 	}
 }
 
+void neigh_release(uint16_t port, int family, const uint8_t *ip)
+{
+	struct neigh *n = neigh_find(port, family, ip);
+
+	if (n != NULL)
+		n->used = false;
+}
+
 void neigh_del_port(uint16_t port)
 {
 	for (int i = 0; i < NEIGH_MAX; i++)

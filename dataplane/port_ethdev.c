@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <net/if.h>
+#include <arpa/inet.h>
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
@@ -326,7 +327,17 @@ static void veth_info(struct port *p, json_t *o)
 
 static void eth_info(struct port *p, json_t *o)
 {
+	char a[INET6_ADDRSTRLEN];
+	json_t *ips = json_array();
+
 	json_object_set_new(o, "devargs", json_string(p->args.devargs));
+	for (unsigned int i = 0; i < p->args.local.n4; i++)
+		json_array_append_new(ips, json_string(inet_ntop(AF_INET,
+			&p->args.local.ip4[i], a, sizeof(a))));
+	for (unsigned int i = 0; i < p->args.local.n6; i++)
+		json_array_append_new(ips, json_string(inet_ntop(AF_INET6,
+			p->args.local.ip6[i], a, sizeof(a))));
+	json_object_set_new(o, "ips", ips);
 }
 
 const struct port_ops port_veth_ops = {

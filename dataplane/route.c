@@ -227,6 +227,16 @@ int route_add(const char *prefix, const char *port_name,
 	return 0;
 }
 
+static bool via_in_use(uint16_t port, int family, const uint8_t *via)
+{
+	for (int i = 0; i < ROUTE_MAX; i++)
+		if (routes[i].used && routes[i].has_via && routes[i].port == port &&
+		    routes[i].family == family &&
+		    memcmp(routes[i].via, via, family == AF_INET ? 4 : 16) == 0)
+			return true;
+	return false;
+}
+
 int route_del(const char *prefix, char *err, size_t errlen)
 {
 	struct route key, *r;
@@ -251,6 +261,8 @@ int route_del(const char *prefix, char *err, size_t errlen)
 		fib_apply(r, 0, false);
 	dp_sync();
 	r->used = false;
+	if (r->has_via && !via_in_use(r->port, r->family, r->via))
+		neigh_release(r->port, r->family, r->via);
 	return 0;
 }
 

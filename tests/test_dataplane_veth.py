@@ -82,6 +82,10 @@ check(not rt["10.97.0.0/24"]["installed"], "a route via an unresolved next hop i
 a.exec("ping -4 -c 1 -W 1 10.97.0.5", check=False)
 check(dp.stats("pod1")["drops"]["no_route"] >= 1, "traffic to it counted as no_route")
 dp.call("route.del", prefix="10.97.0.0/24")
+check("10.99.0.77" not in [n["ip"] for n in dp.call("neigh.list")["neighbours"]],
+      "the next hop no route uses any more is released (no more ARP for it)")
+upl_port = [p for p in dp.call("port.list")["ports"] if p["name"] == "uplink"][0]
+check(upl_port["ips"] == ["10.99.0.254", "fd99::254"], "port.list shows the uplink's own addresses")
 try:
     dp.call("route.add", prefix="10.98.0.0/24", port="uplink")
     check(False, "uplink route without a next-hop MAC refused")
