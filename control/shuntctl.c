@@ -68,40 +68,6 @@ void ctl_print_json(json_t *r)
 	free(s);
 }
 
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
-static const char *jint(json_t *o, const char *key, char *buf, size_t len)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (json_is_integer(v))
-		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-	else if (json_is_boolean(v))
-		snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no");
-	else
-		snprintf(buf, len, "-");
-	return buf;
-}
-
-/* "a,b,c" from an array of strings. */
-static const char *jlist(json_t *o, const char *key, char *buf, size_t len)
-{
-	size_t i, used = 0;
-	json_t *v;
-
-	buf[0] = '\0';
-	json_array_foreach(json_object_get(o, key), i, v)
-		if (json_is_string(v) && used < len)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s",
-						 i ? "," : "", json_string_value(v));
-	return buf;
-}
-
 /* --- commands -------------------------------------------------------------- */
 
 static int cmd_status(int argc, char **argv)
@@ -121,14 +87,14 @@ static int cmd_status(int argc, char **argv)
 	a = json_object_get(r, "attachments");
 	v = json_object_get(d, "version");
 	printf("agent        %s (api %lld), up %.1f s, state %s (%lld saves)\n",
-	       jstr(r, "version"), (long long)json_integer_value(json_object_get(r, "api")),
+	       table_jstr(r, "version"), (long long)json_integer_value(json_object_get(r, "api")),
 	       (double)json_integer_value(json_object_get(r, "uptime_ms")) / 1000,
-	       jstr(r, "state_dir"),
+	       table_jstr(r, "state_dir"),
 	       (long long)json_integer_value(json_object_get(r, "state_saves")));
 	printf("data plane   %s %s", json_is_true(json_object_get(d, "connected")) ?
-	       "connected" : "NOT CONNECTED", jstr(d, "socket"));
+	       "connected" : "NOT CONNECTED", table_jstr(d, "socket"));
 	if (v != NULL)
-		printf(" (%s, %s)", jstr(v, "version"), jstr(v, "dpdk"));
+		printf(" (%s, %s)", table_jstr(v, "version"), table_jstr(v, "dpdk"));
 	printf(", %lld connection(s) so far\n",
 	       (long long)json_integer_value(json_object_get(d, "connects")));
 	printf("reconcile    %s%lld run(s), last %lld ms: %lld added, %lld deleted, "
@@ -172,10 +138,10 @@ static int cmd_pod_list(int argc, char **argv)
 	}
 	t = table_new(hdr);
 	json_array_foreach(json_object_get(r, "attachments"), i, a) {
-		const char *row[] = { jstr(a, "container_id"), jstr(a, "ifname"),
-			jstr(a, "network"), jstr(a, "mode"),
-			jlist(a, "ips", ips, sizeof(ips)), jstr(a, "mac"),
-			jstr(a, "host_if"), jstr(a, "memif_socket"), jstr(a, "state") };
+		const char *row[] = { table_jstr(a, "container_id"), table_jstr(a, "ifname"),
+			table_jstr(a, "network"), table_jstr(a, "mode"),
+			table_jarr(json_object_get(a, "ips"), ips, sizeof(ips)), table_jstr(a, "mac"),
+			table_jstr(a, "host_if"), table_jstr(a, "memif_socket"), table_jstr(a, "state") };
 
 		table_row(t, row);
 	}
@@ -208,19 +174,19 @@ static int cmd_pod_show(int argc, char **argv)
 		if (strcmp(key, "ports") == 0)
 			continue;
 		if (json_is_array(v))
-			printf("%-16s %s\n", key, jlist(r, key, buf, sizeof(buf))[0] ?
+			printf("%-16s %s\n", key, table_jarr(v, buf, sizeof(buf))[0] ?
 			       buf : "-");
 		else if (json_is_string(v))
 			printf("%-16s %s\n", key, json_string_value(v)[0] ?
 			       json_string_value(v) : "-");
 		else
-			printf("%-16s %s\n", key, jint(r, key, buf, sizeof(buf)));
+			printf("%-16s %s\n", key, table_jint(r, key, buf, sizeof(buf)));
 	}
 	json_array_foreach(json_object_get(r, "ports"), i, p)
-		printf("port             %s (%s, %s, %s, lcore %s)\n", jstr(p, "name"),
-		       jstr(p, "kind"), jstr(p, "driver"),
+		printf("port             %s (%s, %s, %s, lcore %s)\n", table_jstr(p, "name"),
+		       table_jstr(p, "kind"), table_jstr(p, "driver"),
 		       json_is_true(json_object_get(p, "up")) ? "up" : "down",
-		       jint(p, "lcore", buf, sizeof(buf)));
+		       table_jint(p, "lcore", buf, sizeof(buf)));
 	if (json_array_size(json_object_get(r, "ports")) == 0)
 		printf("port             none in the data plane\n");
 	json_decref(r);
@@ -246,10 +212,10 @@ static int cmd_port_list(int argc, char **argv)
 	}
 	t = table_new(hdr);
 	json_array_foreach(json_object_get(r, "ports"), i, p) {
-		const char *row[] = { jstr(p, "name"), jstr(p, "kind"), jstr(p, "driver"),
-			jint(p, "up", up, sizeof(up)), jint(p, "lcore", lc, sizeof(lc)),
-			jstr(p, "mac"), jstr(p, "pod_mac"), jlist(p, "ips", ips, sizeof(ips)),
-			jstr(p, "owner") };
+		const char *row[] = { table_jstr(p, "name"), table_jstr(p, "kind"), table_jstr(p, "driver"),
+			table_jint(p, "up", up, sizeof(up)), table_jint(p, "lcore", lc, sizeof(lc)),
+			table_jstr(p, "mac"), table_jstr(p, "pod_mac"), table_jarr(json_object_get(p, "ips"), ips, sizeof(ips)),
+			table_jstr(p, "owner") };
 
 		table_row(t, row);
 	}
@@ -276,8 +242,8 @@ static int cmd_route_list(int argc, char **argv)
 	}
 	t = table_new(hdr);
 	json_array_foreach(json_object_get(r, "routes"), i, p) {
-		const char *row[] = { jstr(p, "prefix"), jstr(p, "port"), jstr(p, "mac"),
-			jint(p, "pod", pod, sizeof(pod)), jstr(p, "owner") };
+		const char *row[] = { table_jstr(p, "prefix"), table_jstr(p, "port"), table_jstr(p, "mac"),
+			table_jint(p, "pod", pod, sizeof(pod)), table_jstr(p, "owner") };
 
 		table_row(t, row);
 	}
@@ -304,9 +270,9 @@ static int cmd_network_list(int argc, char **argv)
 	}
 	t = table_new(hdr);
 	json_array_foreach(json_object_get(r, "networks"), i, n) {
-		const char *row[] = { jstr(n, "name"), jlist(n, "prefixes", pfx, sizeof(pfx)),
-			jint(n, "mtu", mtu, sizeof(mtu)), jstr(n, "mode"),
-			jint(n, "attachments", pods, sizeof(pods)) };
+		const char *row[] = { table_jstr(n, "name"), table_jarr(json_object_get(n, "prefixes"), pfx, sizeof(pfx)),
+			table_jint(n, "mtu", mtu, sizeof(mtu)), table_jstr(n, "mode"),
+			table_jint(n, "attachments", pods, sizeof(pods)) };
 
 		table_row(t, row);
 	}

@@ -14,26 +14,6 @@
 #include "shuntctl.h"
 #include "table.h"
 
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
-static const char *jnum(json_t *o, const char *key, char *buf, size_t len)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (json_is_integer(v))
-		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-	else if (json_is_boolean(v))
-		snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no");
-	else
-		snprintf(buf, len, "-");
-	return buf;
-}
-
 /* Print r as JSON under -j; either way, consume it. Returns 0. */
 static int done(json_t *r)
 {
@@ -230,10 +210,10 @@ int ctl_filter_list(int argc, char **argv)
 	t = table_new(lh);
 	json_array_foreach(json_object_get(r, "loaded"), i, o) {
 		char jit[8], insns[16], in[8], n[16];
-		const char *row[] = { jstr(o, "name"), jnum(o, "jit", jit, sizeof(jit)),
-			jnum(o, "insns", insns, sizeof(insns)),
-			jnum(o, "in_dataplane", in, sizeof(in)),
-			jnum(o, "attached", n, sizeof(n)), jstr(o, "path") };
+		const char *row[] = { table_jstr(o, "name"), table_jint(o, "jit", jit, sizeof(jit)),
+			table_jint(o, "insns", insns, sizeof(insns)),
+			table_jint(o, "in_dataplane", in, sizeof(in)),
+			table_jint(o, "attached", n, sizeof(n)), table_jstr(o, "path") };
 
 		table_row(t, row);
 	}
@@ -251,18 +231,18 @@ int ctl_filter_list(int argc, char **argv)
 		json_array_foreach(json_object_get(o, "filters"), k, el)
 			if (used < sizeof(chain))
 				used += (size_t)snprintf(chain + used, sizeof(chain) - used,
-					"%s%s%s%s", k ? "," : "", jstr(el, "filter"),
+					"%s%s%s%s", k ? "," : "", table_jstr(el, "filter"),
 					json_object_get(el, "rules") ? "+rules" : "",
 					json_object_get(el, "rate") ? "+rate" : "");
 		json_array_foreach(json_object_get(o, "ports"), k, el)
 			if (pu < sizeof(ports))
 				pu += (size_t)snprintf(ports + pu, sizeof(ports) - pu,
-					"%s%s%s", k ? "," : "", jstr(el, "port"),
+					"%s%s%s", k ? "," : "", table_jstr(el, "port"),
 					json_is_null(json_object_get(el, "chain")) ?
 					"(absent)" : "");
 		{
-			const char *row[] = { jstr(o, "container_id"), jstr(o, "ifname"),
-				jstr(o, "dir"), chain, ports };
+			const char *row[] = { table_jstr(o, "container_id"), table_jstr(o, "ifname"),
+				table_jstr(o, "dir"), chain, ports };
 
 			table_row(t, row);
 		}
@@ -306,10 +286,10 @@ int ctl_filter_stats(int argc, char **argv)
 				snprintf(idx, sizeof(idx), "%zu", n);
 				snprintf(drops, sizeof(drops), "%lld", sum);
 				{
-					const char *row[] = { jstr(o, "container_id"),
-						jstr(o, "ifname"), jstr(o, "dir"),
-						jstr(p, "port"), idx, jstr(el, "filter"),
-						jnum(el, "runs", runs, sizeof(runs)), drops,
+					const char *row[] = { table_jstr(o, "container_id"),
+						table_jstr(o, "ifname"), table_jstr(o, "dir"),
+						table_jstr(p, "port"), idx, table_jstr(el, "filter"),
+						table_jint(el, "runs", runs, sizeof(runs)), drops,
 						by[0] ? by : "-" };
 
 					table_row(t, row);

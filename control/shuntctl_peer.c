@@ -11,13 +11,6 @@
 #include "shuntctl.h"
 #include "table.h"
 
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
 /* "a,b" -> ["a", "b"]; empty elements refused. NULL on a bad list. */
 static json_t *split_list(const char *s)
 {
@@ -73,20 +66,6 @@ int ctl_uplink_del(int argc, char **argv)
 	return r == NULL ? 1 : done(r);
 }
 
-/* "a,b,c" from an array of strings. */
-static const char *jlist(json_t *arr, char *buf, size_t len)
-{
-	size_t i, used = 0;
-	json_t *v;
-
-	buf[0] = '\0';
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v) && used < len)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s",
-						 i ? "," : "", json_string_value(v));
-	return buf;
-}
-
 int ctl_uplink_list(int argc, char **argv)
 {
 	static const char *const hdr[] = { "NAME", "DEVARGS", "IPS", "PORT", "MAC",
@@ -110,10 +89,10 @@ int ctl_uplink_list(int argc, char **argv)
 		char ips[256], peers[16];
 		const char *port = !json_is_true(json_object_get(u, "in_dataplane")) ?
 			"absent" : json_is_true(json_object_get(u, "up")) ? "up" : "down";
-		const char *row[] = { jstr(u, "name"), jstr(u, "devargs"),
-			jlist(json_object_get(u, "ips"), ips, sizeof(ips)), port,
-			jstr(u, "mac")[0] ? jstr(u, "mac") : "-", peers,
-			jstr(u, "dp_error")[0] ? jstr(u, "dp_error") : "-" };
+		const char *row[] = { table_jstr(u, "name"), table_jstr(u, "devargs"),
+			table_jarr(json_object_get(u, "ips"), ips, sizeof(ips)), port,
+			table_jstr(u, "mac")[0] ? table_jstr(u, "mac") : "-", peers,
+			table_jstr(u, "dp_error")[0] ? table_jstr(u, "dp_error") : "-" };
 
 		snprintf(peers, sizeof(peers), "%lld",
 			 (long long)json_integer_value(json_object_get(u, "peers")));
@@ -234,11 +213,11 @@ int ctl_peer_list(int argc, char **argv)
 		json_t *n = json_object_get(p, "neighbour"), *f = json_object_get(p, "fabric");
 		char neigh[64], fabric[96];
 
-		snprintf(neigh, sizeof(neigh), "%s%s%s", jstr(n, "state"),
-			 jstr(n, "mac")[0] ? " " : "", jstr(n, "mac"));
+		snprintf(neigh, sizeof(neigh), "%s%s%s", table_jstr(n, "state"),
+			 table_jstr(n, "mac")[0] ? " " : "", table_jstr(n, "mac"));
 		if (f != NULL)
 			snprintf(fabric, sizeof(fabric), "%s qpn %lld qkey 0x%llx pkey "
-				 "0x%04llx", jstr(f, "gid"),
+				 "0x%04llx", table_jstr(f, "gid"),
 				 (long long)json_integer_value(json_object_get(f, "qpn")),
 				 (long long)json_integer_value(json_object_get(f, "qkey")),
 				 (long long)json_integer_value(json_object_get(f, "pkey")));
@@ -248,9 +227,9 @@ int ctl_peer_list(int argc, char **argv)
 			const char *state = json_is_true(json_object_get(rt, "installed")) ?
 				"installed" : json_is_true(json_object_get(rt, "in_dataplane")) ?
 				"resolving" : "absent";
-			const char *row[] = { k ? "" : jstr(p, "name"),
-				k ? "" : jstr(p, "uplink"), k ? "" : jstr(p, "address"),
-				k ? "" : neigh, jstr(rt, "prefix"), state, k ? "" : fabric };
+			const char *row[] = { k ? "" : table_jstr(p, "name"),
+				k ? "" : table_jstr(p, "uplink"), k ? "" : table_jstr(p, "address"),
+				k ? "" : neigh, table_jstr(rt, "prefix"), state, k ? "" : fabric };
 
 			table_row(t, row);
 		}

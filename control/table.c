@@ -78,3 +78,36 @@ void table_free(struct table *t)
 	free(t->cells);
 	free(t);
 }
+
+const char *table_jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+const char *table_jint(json_t *o, const char *key, char *buf, size_t len)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no");
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+const char *table_jarr(json_t *arr, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+						 i ? "," : "", json_string_value(v));
+	return buf;
+}
