@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from shunt import DataPlane, Pod, check, done, require_root, wait_for  # noqa: E402
+from shunt import DataPlane, Pod, check, done, require_root, wait_for, reap  # noqa: E402
 from memifpod import testpmd  # noqa: E402
 
 require_root()
@@ -53,8 +53,7 @@ st = dp.stats("ma")
 check(st["rx_pkts"] > 0 and st["tx_pkts"] > 0, "memif port counters (rx %d tx %d)" % (
     st["rx_pkts"], st["tx_pkts"]))
 for p in procs:
-    p.kill()
-    p.wait()
+    reap(p)
 
 # --- kill the pod under load ---------------------------------------------
 # Pod b's client floods pod c with UDP from its own address (rx path of the
@@ -75,8 +74,7 @@ for i in range(KILLS):
     if wait_for(lambda: dp.stats("mb")["rx_pkts"] > t0 + 1000, timeout=15, step=0.05):
         mid_traffic += 1
     time.sleep(random.uniform(0, 0.3))
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    reap(p)
     if not dp.alive():
         break
 check(dp.alive(), "data plane alive after %d pod kills under load" % KILLS)
@@ -92,8 +90,7 @@ fds1 = len(os.listdir("/proc/%d/fd" % pid))
 maps1 = len(open("/proc/%d/maps" % pid).read().splitlines())
 check(fds1 == fds0, "no fd leaked (%d before, %d after)" % (fds0, fds1))
 check(maps1 == maps0, "no mapping leaked (%d before, %d after)" % (maps0, maps1))
-flood.kill()
-flood.wait()
+reap(flood)
 
 # The pod comes back and works.
 p = testpmd(b, sb)
@@ -105,8 +102,7 @@ ok, out = c.ping("10.53.0.3", count=3, timeout=20)
 check(ok, "a new client on the same port works after the kills")
 if not ok:
     print(out, dp.call("port.list"), dp.stats("mb"), b.exec("ip addr; ip neigh").stdout)
-p.kill()
-p.wait()
+reap(p)
 
 # Port removal while a client is connected, then the name is free again.
 p = testpmd(b, sb)
@@ -114,7 +110,6 @@ wait_for(lambda: {q["name"]: q for q in dp.call("port.list")["ports"]}["mb"]["up
 dp.call("port.del", name="mb")
 sb, pb = memif_port(b, "mb")
 check(pb["socket"] == sb, "memif port re-created with the same socket name")
-p.kill()
-p.wait()
+reap(p)
 check(dp.alive(), "data plane alive")
 done()

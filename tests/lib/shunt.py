@@ -6,6 +6,7 @@ Everything a test creates is named with a per-run prefix and removed at
 exit, also when the test fails."""
 
 import atexit
+import faulthandler
 import json
 import os
 import random
@@ -58,6 +59,12 @@ def _excepthook(t, v, tb):
 
 sys.excepthook = _excepthook
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+# A hung test says where it hangs: `kill -USR1` dumps every thread's stack.
+faulthandler.register(signal.SIGUSR1)
+# and one that outlives its budget prints its stack before meson kills it.
+if os.environ.get("SHUNT_TEST_WATCHDOG"):
+    faulthandler.dump_traceback_later(int(os.environ["SHUNT_TEST_WATCHDOG"]), exit=True)
+sys.stdout.reconfigure(line_buffering=True)
 
 
 def require_root():
@@ -134,7 +141,7 @@ class DataPlane:
         self.proc = None
         at_exit(self.cleanup)
 
-    def start(self, timeout=30):
+    def start(self, timeout=90):
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([DATAPLANE] + self.args, stdout=self.logf,
                                      stderr=subprocess.STDOUT)
@@ -250,3 +257,15 @@ def wait_for(pred, timeout=10, step=0.1):
             return v
         time.sleep(step)
     return pred()
+
+
+def reap(proc, timeout=30):
+    """SIGKILL proc and wait for it, boundedly: True if it is gone."""
+    proc.kill()
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        print("warning: pid %d still alive %d s after SIGKILL" % (proc.pid, timeout))
+        return False
+
