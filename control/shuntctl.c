@@ -68,6 +68,14 @@ void ctl_print_json(json_t *r)
 	free(s);
 }
 
+int ctl_done(json_t *r)
+{
+	if (ctl_json_out)
+		ctl_print_json(r);
+	json_decref(r);
+	return 0;
+}
+
 /* --- commands -------------------------------------------------------------- */
 
 static int cmd_status(int argc, char **argv)
@@ -77,11 +85,8 @@ static int cmd_status(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (ctl_json_out) {
-		ctl_print_json(r);
-		json_decref(r);
-		return 0;
-	}
+	if (ctl_json_out)
+		return ctl_done(r);
 	d = json_object_get(r, "dataplane");
 	rec = json_object_get(d, "reconcile");
 	a = json_object_get(r, "attachments");
@@ -131,11 +136,8 @@ static int cmd_pod_list(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (ctl_json_out) {
-		ctl_print_json(r);
-		json_decref(r);
-		return 0;
-	}
+	if (ctl_json_out)
+		return ctl_done(r);
 	t = table_new(hdr);
 	json_array_foreach(json_object_get(r, "attachments"), i, a) {
 		const char *row[] = { table_jstr(a, "container_id"), table_jstr(a, "ifname"),
@@ -165,11 +167,8 @@ static int cmd_pod_show(int argc, char **argv)
 		 argv[0], "ifname", argv[1]));
 	if (r == NULL)
 		return 1;
-	if (ctl_json_out) {
-		ctl_print_json(r);
-		json_decref(r);
-		return 0;
-	}
+	if (ctl_json_out)
+		return ctl_done(r);
 	json_object_foreach(r, key, v) {
 		if (strcmp(key, "ports") == 0)
 			continue;
@@ -205,11 +204,8 @@ static int cmd_port_list(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (ctl_json_out) {
-		ctl_print_json(r);
-		json_decref(r);
-		return 0;
-	}
+	if (ctl_json_out)
+		return ctl_done(r);
 	t = table_new(hdr);
 	json_array_foreach(json_object_get(r, "ports"), i, p) {
 		const char *row[] = { table_jstr(p, "name"), table_jstr(p, "kind"), table_jstr(p, "driver"),
@@ -235,11 +231,8 @@ static int cmd_route_list(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (ctl_json_out) {
-		ctl_print_json(r);
-		json_decref(r);
-		return 0;
-	}
+	if (ctl_json_out)
+		return ctl_done(r);
 	t = table_new(hdr);
 	json_array_foreach(json_object_get(r, "routes"), i, p) {
 		const char *row[] = { table_jstr(p, "prefix"), table_jstr(p, "port"), table_jstr(p, "mac"),
@@ -263,11 +256,8 @@ static int cmd_network_list(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (ctl_json_out) {
-		ctl_print_json(r);
-		json_decref(r);
-		return 0;
-	}
+	if (ctl_json_out)
+		return ctl_done(r);
 	t = table_new(hdr);
 	json_array_foreach(json_object_get(r, "networks"), i, n) {
 		const char *row[] = { table_jstr(n, "name"), table_jarr(json_object_get(n, "prefixes"), pfx, sizeof(pfx)),
@@ -351,11 +341,8 @@ static int cmd_tune_get(int argc, char **argv)
 	(void)argc; (void)argv;
 	if (r == NULL)
 		return 1;
-	if (ctl_json_out) {
-		ctl_print_json(r);
-		json_decref(r);
-		return 0;
-	}
+	if (ctl_json_out)
+		return ctl_done(r);
 	json_object_foreach(r, key, v) {
 		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 

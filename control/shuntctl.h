@@ -16,6 +16,10 @@ json_t *ctl_call(const char *method, json_t *params);
 /* Pretty-print r on stdout. */
 void ctl_print_json(json_t *r);
 
+/* Print r as JSON under -j; either way, consume it. Returns 0 (the exit
+ * status). */
+int ctl_done(json_t *r);
+
 /* shuntctl_stats.c: "stats [--watch SECONDS [--count N]] [CID IFNAME]".
  * Returns the exit status (0, 1 on an API error, 2 on bad usage). */
 int ctl_stats_cmd(int argc, char **argv);

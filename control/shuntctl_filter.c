@@ -14,15 +14,6 @@
 #include "shuntctl.h"
 #include "table.h"
 
-/* Print r as JSON under -j; either way, consume it. Returns 0. */
-static int done(json_t *r)
-{
-	if (ctl_json_out)
-		ctl_print_json(r);
-	json_decref(r);
-	return 0;
-}
-
 static int usage(const char *verb, const char *args)
 {
 	fprintf(stderr, "usage: shuntctl filter %s %s\n", verb, args);
@@ -61,7 +52,7 @@ int ctl_filter_load(int argc, char **argv)
 	}
 	r = ctl_call(AGENT_M_FILTER_LOAD, json_pack("{s:s, s:s}", "name", argv[0],
 		     "path", path));
-	return r ? done(r) : 1;
+	return r ? ctl_done(r) : 1;
 }
 
 int ctl_filter_unload(int argc, char **argv)
@@ -71,7 +62,7 @@ int ctl_filter_unload(int argc, char **argv)
 	if (argc != 1)
 		return usage("unload", "NAME");
 	r = ctl_call(AGENT_M_FILTER_UNLOAD, json_pack("{s:s}", "name", argv[0]));
-	return r ? done(r) : 1;
+	return r ? ctl_done(r) : 1;
 }
 
 static int parse_rate(const char *s, json_t **out)
@@ -139,7 +130,7 @@ int ctl_filter_attach(int argc, char **argv)
 	r = ctl_call(AGENT_M_FILTER_ATTACH, json_pack("{s:s, s:s, s:s, s:o}",
 		     "container_id", argv[0], "ifname", argv[1], "dir", argv[2],
 		     "filters", chain));
-	rc = r ? done(r) : 1;
+	rc = r ? ctl_done(r) : 1;
 out:
 	json_decref(rules);
 	json_decref(rate);
@@ -154,7 +145,7 @@ int ctl_filter_detach(int argc, char **argv)
 		return usage("detach", "CONTAINER_ID IFNAME DIR");
 	r = ctl_call(AGENT_M_FILTER_DETACH, json_pack("{s:s, s:s, s:s}",
 		     "container_id", argv[0], "ifname", argv[1], "dir", argv[2]));
-	return r ? done(r) : 1;
+	return r ? ctl_done(r) : 1;
 }
 
 int ctl_filter_rules(int argc, char **argv)
@@ -180,7 +171,7 @@ int ctl_filter_rules(int argc, char **argv)
 		json_object_set_new(params, "index", json_integer(idx));
 	}
 	r = ctl_call(AGENT_M_FILTER_RULES, params);
-	return r ? done(r) : 1;
+	return r ? ctl_done(r) : 1;
 }
 
 static json_t *list_call(int argc, const char *verb)
@@ -206,7 +197,7 @@ int ctl_filter_list(int argc, char **argv)
 	if (r == NULL)
 		return argc ? 2 : 1;
 	if (ctl_json_out)
-		return done(r);
+		return ctl_done(r);
 	t = table_new(lh);
 	json_array_foreach(json_object_get(r, "loaded"), i, o) {
 		char jit[8], insns[16], in[8], n[16];
@@ -220,7 +211,7 @@ int ctl_filter_list(int argc, char **argv)
 	table_print(t, stdout);
 	if (json_array_size(json_object_get(r, "attached")) == 0) {
 		printf("\nno chains attached\n");
-		return done(r);
+		return ctl_done(r);
 	}
 	printf("\n");
 	t = table_new(ah);
@@ -248,7 +239,7 @@ int ctl_filter_list(int argc, char **argv)
 		}
 	}
 	table_print(t, stdout);
-	return done(r);
+	return ctl_done(r);
 }
 
 /* One row per chain element and port: runs and drops (by reason). */
@@ -264,7 +255,7 @@ int ctl_filter_stats(int argc, char **argv)
 	if (r == NULL)
 		return argc ? 2 : 1;
 	if (ctl_json_out)
-		return done(r);
+		return ctl_done(r);
 	if (!json_is_true(json_object_get(r, "dataplane")))
 		printf("data plane not connected: no counters\n");
 	t = table_new(h);
@@ -296,5 +287,5 @@ int ctl_filter_stats(int argc, char **argv)
 				}
 			}
 	table_print(t, stdout);
-	return done(r);
+	return ctl_done(r);
 }

@@ -32,15 +32,6 @@ static json_t *split_list(const char *s)
 	}
 }
 
-/* Print r as JSON under -j, then drop it. Returns 0. */
-static int done(json_t *r)
-{
-	if (ctl_json_out)
-		ctl_print_json(r);
-	json_decref(r);
-	return 0;
-}
-
 int ctl_uplink_set(int argc, char **argv)
 {
 	json_t *ips, *r;
@@ -51,7 +42,7 @@ int ctl_uplink_set(int argc, char **argv)
 	}
 	r = ctl_call(AGENT_M_UPLINK_SET, json_pack("{s:s, s:s, s:o}", "name", argv[0],
 		     "devargs", argv[1], "ips", ips));
-	return r == NULL ? 1 : done(r);
+	return r == NULL ? 1 : ctl_done(r);
 }
 
 int ctl_uplink_del(int argc, char **argv)
@@ -63,7 +54,7 @@ int ctl_uplink_del(int argc, char **argv)
 		return 2;
 	}
 	r = ctl_call(AGENT_M_UPLINK_DEL, json_pack("{s:s}", "name", argv[0]));
-	return r == NULL ? 1 : done(r);
+	return r == NULL ? 1 : ctl_done(r);
 }
 
 int ctl_uplink_list(int argc, char **argv)
@@ -83,7 +74,7 @@ int ctl_uplink_list(int argc, char **argv)
 	if (r == NULL)
 		return 1;
 	if (ctl_json_out)
-		return done(r);
+		return ctl_done(r);
 	t = table_new(hdr);
 	json_array_foreach(json_object_get(r, "uplinks"), i, u) {
 		char ips[256], peers[16];
@@ -169,7 +160,7 @@ int ctl_peer_add(int argc, char **argv)
 	else
 		json_decref(fabric);
 	r = ctl_call(AGENT_M_PEER_ADD, params);
-	return r == NULL ? 1 : done(r);
+	return r == NULL ? 1 : ctl_done(r);
 usage:
 	json_decref(fabric);
 	fprintf(stderr, "shuntctl: peer add NAME UPLINK ADDRESS PREFIX[,PREFIX...] "
@@ -186,7 +177,7 @@ int ctl_peer_del(int argc, char **argv)
 		return 2;
 	}
 	r = ctl_call(AGENT_M_PEER_DEL, json_pack("{s:s}", "name", argv[0]));
-	return r == NULL ? 1 : done(r);
+	return r == NULL ? 1 : ctl_done(r);
 }
 
 int ctl_peer_list(int argc, char **argv)
@@ -206,7 +197,7 @@ int ctl_peer_list(int argc, char **argv)
 	if (r == NULL)
 		return 1;
 	if (ctl_json_out)
-		return done(r);
+		return ctl_done(r);
 	t = table_new(hdr);
 	/* One row per prefix: each has a route of its own. */
 	json_array_foreach(json_object_get(r, "peers"), i, p) {
