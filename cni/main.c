@@ -122,10 +122,41 @@ static int network_ensure(const struct cni_conf *c, json_t *ips,
 	return rc;
 }
 
+/* veth+memif: the memif app has addresses of its own (the data plane
+ * routes an address to one port), allocated by the same IPAM under the
+ * interface name "<ifname>-memif", the name the result gives it. */
+static bool conf_memif_own_ips(const char *mode)
+{
+	return mode != NULL && strcmp(mode, AGENT_MODE_VETH_MEMIF) == 0;
+}
+
+static struct cni_env memif_env(const struct cni_env *env, char *buf, size_t n)
+{
+	struct cni_env m = *env;
+
+	snprintf(buf, n, "%s-memif", env->ifname);
+	m.ifname = buf;
+	return m;
+}
+
+/* IPAM DEL of the memif addresses; errors land in e. */
+static int memif_ipam_del(const struct cni_env *env, const struct cni_conf *c,
+			  const char *text, struct cni_err *e)
+{
+	char name[64];
+	struct cni_env m = memif_env(env, name, sizeof(name));
+	json_t *res = NULL;
+	int rc = cni_ipam_exec(&m, c, "DEL", text, &res, e);
+
+	json_decref(res);
+	return rc;
+}
+
 static int cmd_add(const struct cni_env *env, struct cni_conf *c,
 		   const char *text, struct cni_err *e)
 {
-	json_t *ipam = NULL, *att = NULL, *p, *ips, *res;
+	json_t *ipam = NULL, *ipam_m = NULL, *att = NULL, *p, *ips, *res;
+	bool own = conf_memif_own_ips(c->mode);
 	struct cni_err e2;
 	int rc;
 
@@ -161,10 +192,24 @@ static int cmd_add(const struct cni_env *env, struct cni_conf *c,
 	rc = cni_ipam_exec(env, c, "ADD", text, &ipam, e);
 	if (rc < 0)
 		return rc;
+	if (own) {
+		char name[64];
+		struct cni_env m = memif_env(env, name, sizeof(name));
+
+		rc = cni_ipam_exec(&m, c, "ADD", text, &ipam_m, e);
+		if (rc < 0) {
+			if (cni_ipam_exec(env, c, "DEL", text, &res, &e2) == 0)
+				json_decref(res);
+			json_decref(ipam);
+			return rc;
+		}
+	}
 	ips = ipam_ips(ipam);
 	p = json_pack("{s:s, s:s, s:s, s:s, s:O}", "container_id", env->container_id,
 		      "ifname", env->ifname, "netns", env->netns, "network", c->name,
 		      "ips", ips);
+	if (own)
+		json_object_set_new(p, "memif_ips", ipam_ips(ipam_m));
 	if (c->mode)
 		json_object_set_new(p, "mode", json_string(c->mode));
 	if (c->mtu)
@@ -187,9 +232,13 @@ static int cmd_add(const struct cni_env *env, struct cni_conf *c,
 		/* Give the addresses back: the pod will not use them. */
 		if (cni_ipam_exec(env, c, "DEL", text, &res, &e2) == 0)
 			json_decref(res);
+		if (own)
+			memif_ipam_del(env, c, text, &e2);
 		json_decref(ipam);
+		json_decref(ipam_m);
 		return rc;
 	}
+	json_decref(ipam_m);
 	res = cni_result_build(c, env, ipam, att);
 	print_json(res);
 	syslog(LOG_INFO, "ADD %s/%s on network %s", env->container_id, env->ifname,
@@ -226,6 +275,8 @@ static int cmd_del(const struct cni_env *env, struct cni_conf *c,
 	if (c->ipam_type != NULL) {
 		rc = cni_ipam_exec(env, c, "DEL", text, &res, e);
 		json_decref(res);
+		if (rc == 0 && conf_memif_own_ips(c->mode))
+			rc = memif_ipam_del(env, c, text, e);
 		if (rc < 0)
 			return rc;
 	}
@@ -256,6 +307,13 @@ static int cmd_check(const struct cni_env *env, struct cni_conf *c,
 	if (c->ipam_type != NULL) {
 		rc = cni_ipam_exec(env, c, "CHECK", text, &res, e);
 		json_decref(res);
+		if (rc == 0 && conf_memif_own_ips(c->mode)) {
+			char name[64];
+			struct cni_env m = memif_env(env, name, sizeof(name));
+
+			rc = cni_ipam_exec(&m, c, "CHECK", text, &res, e);
+			json_decref(res);
+		}
 	}
 	return rc;
 }
@@ -326,6 +384,8 @@ static int cmd_gc(const struct cni_env *env, struct cni_conf *c,
 			del.ifname = ifn;
 			if (cni_ipam_exec(&del, c, "DEL", text, &res, e) == 0)
 				json_decref(res);
+			if (conf_memif_own_ips(json_string_value(json_object_get(a, "mode"))))
+				memif_ipam_del(&del, c, text, e);
 		}
 	}
 	json_decref(list);

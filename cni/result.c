@@ -25,7 +25,10 @@ json_t *cni_result_build(const struct cni_conf *c, const struct cni_env *env,
 	json_t *ifs = json_object_get(r, "interfaces"), *ips = json_object_get(r, "ips");
 	json_t *routes = json_object_get(r, "routes"), *v;
 	const char *mode = json_string_value(json_object_get(att, "mode"));
-	size_t i, pod_if;
+	size_t i, pod_if, n_pod;
+	int memif_if = -1;
+	json_t *all;
+	const char *mac;
 	bool four = false, six = false;
 
 	if (!json_is_array(ifs))
@@ -58,18 +61,30 @@ json_t *cni_result_build(const struct cni_conf *c, const struct cni_env *env,
 		snprintf(sock, sizeof(sock), "@%s",
 			 json_string_value(json_object_get(att, "memif_socket")));
 		o = json_pack("{s:s, s:s}", "name", name, "sandbox", env->netns);
+		mac = json_string_value(json_object_get(att, "memif_mac"));
+		if (mac == NULL || mac[0] == '\0')
+			mac = json_string_value(json_object_get(att, "mac"));
+		if (mac != NULL && mac[0])
+			json_object_set_new(o, "mac", json_string(mac));
 		if (v11)
 			json_object_set_new(o, "socketPath", json_string(sock));
 		if (!has_veth(mode))
 			pod_if = json_array_size(ifs);
+		else
+			memif_if = (int)json_array_size(ifs);
 		json_array_append_new(ifs, o);
 	}
 	/* The pod's addresses as configured: /32 and /128, routed model. */
-	json_array_foreach(json_object_get(att, "ips"), i, v) {
+	n_pod = json_array_size(json_object_get(att, "ips"));
+	all = json_deep_copy(json_object_get(att, "ips") ?: json_array());
+	if (memif_if >= 0)
+		json_array_extend(all, json_object_get(att, "memif_ips"));
+	json_array_foreach(all, i, v) {
 		const char *a = json_string_value(v);
 		bool is6 = a != NULL && strchr(a, ':') != NULL;
-		json_t *o = json_pack("{s:s, s:s, s:i}", "address", a,
-			"gateway", is6 ? AGENT_GW6 : AGENT_GW4, "interface", (int)pod_if);
+		json_t *o = json_pack("{s:s?, s:s, s:i}", "address", a,
+			"gateway", is6 ? AGENT_GW6 : AGENT_GW4,
+			"interface", i < n_pod ? (int)pod_if : memif_if);
 
 		if (a == NULL) {
 			json_decref(o);
@@ -81,6 +96,7 @@ json_t *cni_result_build(const struct cni_conf *c, const struct cni_env *env,
 		four |= !is6;
 		six |= is6;
 	}
+	json_decref(all);
 	if (four)
 		json_array_append_new(routes, json_pack("{s:s, s:s}", "dst",
 			"0.0.0.0/0", "gw", AGENT_GW4));

@@ -228,6 +228,35 @@ check(not [a for a in agent.attachments() if a["container_id"].startswith("mp")]
 check(not [p for p in dp.call("port.list")["ports"] if p["kind"] == "memif"],
       "no memif port left in the data plane")
 
+# --- veth+memif: the memif app gets addresses of its own ---------------------
+vm_ns = NetNS("vm0")
+before = len(allocated())
+rc, out = cni("ADD", conf(mode="veth+memif"), cid="vm0", netns=vm_ns.path)
+ok = rc == 0 and out is not None
+check(ok, "veth+memif ADD (%s)" % (out if not ok else "ok"))
+if ok:
+    names = [i["name"] for i in out["interfaces"]]
+    mif = [k for k, i in enumerate(out["interfaces"]) if "socketPath" in i]
+    pod = [k for k, i in enumerate(out["interfaces"]) if i["name"] == "eth0"]
+    check(mif and pod and "mac" in out["interfaces"][mif[0]] and
+          out["interfaces"][mif[0]]["name"] == "eth0-memif",
+          "veth+memif: interfaces eth0 and eth0-memif with its mac and socket (%s)" % names)
+    by_if = {}
+    for ip in out["ips"]:
+        by_if.setdefault(ip["interface"], []).append(ip["address"])
+    check(mif and pod and len(by_if.get(mif[0], [])) == 2 and len(by_if.get(pod[0], [])) == 2 and
+          not set(by_if[mif[0]]) & set(by_if[pod[0]]),
+          "veth+memif: two addresses each, distinct (%s)" % by_if)
+    check(len(allocated()) == before + 4, "veth+memif: host-local holds 4 more addresses (%d)"
+          % (len(allocated()) - before))
+    att = [a for a in agent.attachments() if a["container_id"] == "vm0"]
+    check(att and sorted(a.split("/")[0] for a in att[0].get("memif_ips", [])) ==
+          sorted(a.split("/")[0] for a in by_if.get(mif[0], [])),
+          "veth+memif: shuntd holds the memif addresses")
+    rc, _ = cni("DEL", conf(mode="veth+memif"), cid="vm0", netns=vm_ns.path)
+    check(rc == 0 and len(allocated()) == before, "veth+memif DEL releases all four addresses (%d left over)"
+          % (len(allocated()) - before))
+
 # --- GC -----------------------------------------------------------------------
 valid = {"cniVersion": "1.1.0", "name": "cninet", "type": "shunt", "socket": agent.sock,
          "ipam": conf()["ipam"],
