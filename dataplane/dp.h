@@ -167,6 +167,9 @@ void port_counters_sum(const struct port *p, struct port_counters *sum);
 extern const struct port_ops port_memif_ops, port_veth_ops, port_eth_ops;
 /* Once a second from the control loop: frees closed AF_XDP ports' pools. */
 void port_ethdev_tick(void);
+/* Work for when the control loop is idle (a spare AF_XDP pool). */
+bool port_ethdev_idle_pending(void);
+void port_ethdev_idle(void);
 
 /* data path helper: transmit on the worker's queue of p. */
 static inline uint16_t port_tx(struct port *p, unsigned int w,

@@ -239,8 +239,13 @@ static void control_loop(void)
 			port_ethdev_tick();
 			next_tick = now_ms() + 1000;
 		}
-		if (rc <= 0)
+		/* Idle work waits for a whole quiet poll (20 ms), so that a
+		 * request right after another (a CNI DEL after its ADD) does
+		 * not queue behind it. */
+		if (rc <= 0) {
+			port_ethdev_idle();
 			continue;
+		}
 		/* Port events first: a request below may delete the port. */
 		for (int k = nctl; k < n; k++)
 			if (pfd[k].revents)
