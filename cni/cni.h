@@ -49,10 +49,13 @@ struct cni_conf {
 	int mtu;               /* 0: the network's */
 	json_t *prev_result;   /* borrowed from raw, or NULL */
 	json_t *dns;           /* borrowed, or NULL */
-	json_t *filters;       /* borrowed, or NULL (passed on later) */
+	json_t *filters;       /* owned, or NULL: 'filters' plus the rate
+				* limits as policer elements */
 };
 
 /* conf.c */
+/* The loaded filter that rate limits use (ebpf/policer.c). */
+#define CNI_POLICER "policer"
 extern const char *const cni_versions[];
 int cni_version_index(const char *v);  /* -1: unsupported */
 int cni_conf_parse(const char *text, size_t len, bool need_name,

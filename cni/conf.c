@@ -41,6 +41,83 @@ static int opt_string(json_t *o, const char *key, const char **out,
 	return 1;
 }
 
+/*
+ * Rate limits: 'rateLimit' in the configuration, overridden by the
+ * runtime's 'runtimeConfig.bandwidth' (the "bandwidth" capability that
+ * Kubernetes fills from the pod's annotations). Both use the bandwidth
+ * plugin's fields: ingressRate/egressRate in bits/s with their bursts in
+ * bits. Debian's bandwidth plugin shapes the host veth with tc, which the
+ * data plane's AF_XDP socket bypasses; here they become the data plane's
+ * policer filter, egress on the pod's from_pod chain, ingress on to_pod.
+ */
+static int rate_pair(json_t *o, const char *where, const char *rate_key,
+		     const char *burst_key, json_int_t *rate, json_int_t *burst,
+		     struct cni_err *e)
+{
+	json_t *r = json_object_get(o, rate_key), *b = json_object_get(o, burst_key);
+
+	if (r == NULL && b == NULL)
+		return 0;
+	if (!json_is_integer(r) || json_integer_value(r) <= 0)
+		return cni_fail(e, CNI_E_CONFIG, "'%s.%s' must be a positive integer "
+				"(bits/s)", where, rate_key);
+	if (!json_is_integer(b) || json_integer_value(b) <= 0)
+		return cni_fail(e, CNI_E_CONFIG, "'%s.%s' must be a positive integer "
+				"(bits) when '%s' is set", where, burst_key, rate_key);
+	*rate = json_integer_value(r);
+	*burst = json_integer_value(b);
+	return 1;
+}
+
+static int rate_chain_add(struct cni_conf *c, const char *dir, json_int_t rate,
+			  json_int_t burst)
+{
+	json_t *el = json_pack("{s:s, s:{s:I, s:I}}", "filter", CNI_POLICER,
+			       "rate", "bytes_per_s", rate / 8 ? rate / 8 : 1,
+			       "burst", burst / 8 ? burst / 8 : 1), *v;
+	size_t i;
+
+	if (c->filters == NULL)
+		c->filters = json_array();
+	json_array_foreach(c->filters, i, v)
+		if (strcmp(json_string_value(json_object_get(v, "dir")) ?: "", dir) == 0 &&
+		    json_is_array(json_object_get(v, "filters")))
+			return json_array_append_new(json_object_get(v, "filters"), el);
+	return json_array_append_new(c->filters, json_pack("{s:s, s:[o]}", "dir", dir,
+							    "filters", el));
+}
+
+static int rate_limits(struct cni_conf *c, struct cni_err *e)
+{
+	json_t *rl = json_object_get(c->raw, "rateLimit");
+	json_t *bw = json_object_get(json_object_get(c->raw, "runtimeConfig"), "bandwidth");
+	const char *where = "rateLimit";
+	json_int_t ir = 0, ib = 0, er = 0, eb = 0;
+	int in, out;
+
+	if (rl != NULL && !json_is_object(rl))
+		return cni_fail(e, CNI_E_CONFIG, "'rateLimit' must be an object");
+	if (bw != NULL && !json_is_object(bw))
+		return cni_fail(e, CNI_E_CONFIG, "'runtimeConfig.bandwidth' must be "
+				"an object");
+	if (bw != NULL) {
+		rl = bw;
+		where = "runtimeConfig.bandwidth";
+	}
+	if (rl == NULL)
+		return 0;
+	in = rate_pair(rl, where, "ingressRate", "ingressBurst", &ir, &ib, e);
+	if (in < 0)
+		return in;
+	out = rate_pair(rl, where, "egressRate", "egressBurst", &er, &eb, e);
+	if (out < 0)
+		return out;
+	if ((in && rate_chain_add(c, "to_pod", ir, ib) < 0) ||
+	    (out && rate_chain_add(c, "from_pod", er, eb) < 0))
+		return cni_fail(e, CNI_E_CONFIG, "rate limits: out of memory");
+	return 0;
+}
+
 int cni_conf_parse(const char *text, size_t len, bool need_name,
 		   struct cni_conf *c, struct cni_err *e)
 {
@@ -107,17 +184,17 @@ int cni_conf_parse(const char *text, size_t len, bool need_name,
 	c->dns = json_object_get(c->raw, "dns");
 	if (c->dns != NULL && !json_is_object(c->dns))
 		return cni_fail(e, CNI_E_CONFIG, "'dns' must be an object");
-	c->filters = json_object_get(c->raw, "filters");
-	if (c->filters != NULL && !json_is_array(c->filters))
+	v = json_object_get(c->raw, "filters");
+	if (v != NULL && !json_is_array(v))
 		return cni_fail(e, CNI_E_CONFIG, "'filters' must be an array");
-	v = json_object_get(c->raw, "rateLimit");
-	if (v != NULL && !json_is_object(v))
-		return cni_fail(e, CNI_E_CONFIG, "'rateLimit' must be an object");
-	return 0;
+	c->filters = v ? json_deep_copy(v) : NULL;
+	return rate_limits(c, e);
 }
 
 void cni_conf_free(struct cni_conf *c)
 {
+	json_decref(c->filters);
+	c->filters = NULL;
 	json_decref(c->raw);
 	c->raw = NULL;
 }

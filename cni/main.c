@@ -228,6 +228,15 @@ static int cmd_add(const struct cni_env *env, struct cni_conf *c,
 	}
 	json_decref(p);
 	json_decref(ips);
+	if (rc < 0 && strstr(e->msg, "no loaded filter named '" CNI_POLICER "'") &&
+	    (json_object_get(c->raw, "rateLimit") ||
+	     json_object_get(json_object_get(c->raw, "runtimeConfig"), "bandwidth")))
+		snprintf(e->details + strlen(e->details),
+			 sizeof(e->details) - strlen(e->details), "%srate limits (rateLimit, "
+			 "runtimeConfig.bandwidth) use the data plane's policer "
+			 "filter; load it once per node: shuntctl filter load "
+			 CNI_POLICER " %s/" CNI_POLICER ".o",
+			 e->details[0] ? "; " : "", CNI_FILTER_DIR);
 	if (rc < 0) {
 		/* Give the addresses back: the pod will not use them. */
 		if (cni_ipam_exec(env, c, "DEL", text, &res, &e2) == 0)

@@ -212,11 +212,12 @@ delq = tempfile.mkdtemp(prefix="shunt-fcni-delq-")
 at_exit(lambda: sh(["rm", "-rf", ipam_dir, delq], check=False))
 
 
-def cni(command, cid, ns, filters):
+def cni(command, cid, ns, filters, **extra):
     c = {"cniVersion": "1.1.0", "name": "nf", "type": "shunt", "socket": ag.sock,
          "ipam": {"type": "host-local", "dataDir": ipam_dir,
                   "ranges": [[{"subnet": "10.63.0.0/16", "rangeStart": "10.63.1.10"}]]},
          "filters": filters}
+    c.update(extra)
     env = {"CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_IFNAME": "eth0",
            "CNI_NETNS": ns.path, "CNI_PATH": "/usr/lib/cni", "SHUNT_CNI_DEL_QUEUE": delq,
            "PATH": os.environ["PATH"]}
@@ -253,4 +254,36 @@ left = [f for f in os.listdir(os.path.join(ipam_dir, "nf"))
 check(not [x for x in ag.attachments() if x["container_id"] == "fd"] and not left,
       "the failed ADD was undone: no attachment, addresses released (%s)" % left)
 check(ag.call("check", container_id="fb", ifname="eth0") == {}, "fb still checks fine")
+
+# --- rate limits: rateLimit and the runtime's bandwidth capability ------------
+BW = {"ingressRate": 8000, "ingressBurst": 8000, "egressRate": 800000, "egressBurst": 80000}
+rc, out = cni("ADD", "fr", d, [], rateLimit=BW)
+msg = (out or {}).get("msg", "") + (out or {}).get("details", "")
+check(rc == 1 and "policer" in msg and "shuntctl filter load" in msg,
+      "rate limits without the policer loaded: a clear error with the fix: %s" % msg)
+rc, out = cni("ADD", "fr", d, [], rateLimit={"egressRate": 1000})
+check(rc == 1 and out["code"] == 7 and "rateLimit.egressBurst" in out["msg"],
+      "a rate without its burst names the key: %s" % (out or {}).get("msg"))
+rc, out = cni("ADD", "fr", d, [], rateLimit={"egressRate": "fast", "egressBurst": 1})
+check(rc == 1 and out["code"] == 7 and "rateLimit.egressRate" in out["msg"],
+      "a rate that is not a number names the key: %s" % (out or {}).get("msg"))
+ag.call("filter.load", name="policer", path=POLICER)
+# runtimeConfig.bandwidth (what Kubernetes passes) wins over rateLimit.
+rc, out = cni("ADD", "fr", d, [{"dir": "to_pod", "filters": [{"filter": "acl", "rules": DENY5000}]}],
+              rateLimit={"egressRate": 8, "egressBurst": 8},
+              runtimeConfig={"bandwidth": BW})
+check(rc == 0, "CNI ADD with runtimeConfig.bandwidth (%s)" % (out if rc else "ok"))
+fr = ag.call("attachment.show", container_id="fr", ifname="eth0") if rc == 0 else {}
+chains = {c["dir"]: c["filters"] for c in fr.get("filters", [])}
+check(chains.get("to_pod") == [{"filter": "acl", "rules": DENY5000},
+                               {"filter": "policer", "rate": {"bytes_per_s": 1000, "burst": 1000}}] and
+      chains.get("from_pod") == [{"filter": "policer",
+                                  "rate": {"bytes_per_s": 100000, "burst": 10000}}],
+      "bandwidth becomes policers after the config's chain, bits turned into bytes: %s" % chains)
+if rc == 0:
+    rip = out["ips"][0]["address"].split("/")[0]
+    got = udp(5001, dst=rip, rcv=d)
+    check(1 <= got <= 12, "ingress 1000 B/s, burst 1000 B: %d of 20 x 142 B pass" % got)
+rc, out = cni("DEL", "fr", d, [])
+check(rc == 0, "CNI DEL of the rate-limited pod")
 done()
