@@ -393,13 +393,23 @@ uint16_t memif_server_tx_burst(struct memif_server *s, uint16_t qid,
 		q->next = slot;
 		/* Publishes the copied bytes and descriptors to the client. */
 		__atomic_store_n(&ring->tail, slot, __ATOMIC_RELEASE);
-		if (q->int_fd >= 0 &&
-		    !(__atomic_load_n(&ring->flags, __ATOMIC_RELAXED) &
-		      MEMIF_PROTO_RING_FLAG_MASK_INT)) {
-			uint64_t one = 1;
-			ssize_t r = write(q->int_fd, &one, sizeof(one));
+		/* Interrupt kick, one per burst, for a client that sleeps on
+		 * the ring's eventfd (it clears MASK_INT, re-reads tail, then
+		 * sleeps). The full fence orders our tail store before the
+		 * flags load: without it the load may pass the store and both
+		 * sides miss each other (client sees the old tail, we see the
+		 * old flags). The eventfd stays open while we may be in here:
+		 * it is closed only after the connection is unpublished and an
+		 * RCU grace period has passed (memif_server_conn_close). */
+		if (q->int_fd >= 0) {
+			rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+			if (!(__atomic_load_n(&ring->flags, __ATOMIC_RELAXED) &
+			      MEMIF_PROTO_RING_FLAG_MASK_INT)) {
+				uint64_t one = 1;
+				ssize_t r = write(q->int_fd, &one, sizeof(one));
 
-			RTE_SET_USED(r);	/* EAGAIN: a wakeup is pending anyway */
+				RTE_SET_USED(r);	/* EAGAIN: a wakeup is pending anyway */
+			}
 		}
 	}
 	if (sent > 0)

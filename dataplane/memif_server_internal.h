@@ -28,7 +28,7 @@
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 #include "log.h"
-#include "memif_proto.h"
+#include "shunt/memif_proto.h"
 #include "memif_server.h"
 
 /* Limits on what a client may ask of us. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * memif wire protocol, version 2.0, as DPDK 22.11's net_memif and libmemif
- * speak it. Private to dataplane/ (memif_server.c and its test).
+ * speak it. Shared by the data plane's server (dataplane/memif_server*.c)
+ * and the pod-side client (transport/memif_client.c).
  *
  * Written from the protocol as those two implementations use it; every
  * size and offset that the peer depends on is pinned by a static assert
