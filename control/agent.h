@@ -119,6 +119,9 @@ json_t *peer_list(struct agent *ag);
 /* port.add / route.add parameters (new references). */
 json_t *uplink_port_params(const struct uplink *u);
 json_t *peer_route_params(const struct peer *p, const struct ip_prefix *pfx);
+/* A route.list element routes to p as the state says (port and via, or
+ * port and peer on an ib uplink). */
+bool peer_route_matches(const struct peer *p, json_t *rt);
 /* route.add of one peer prefix, replacing a route of that prefix.
  * dp_client_call's returns, with *code and msg. */
 int peer_route_push(struct agent *ag, const struct peer *p,

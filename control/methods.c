@@ -575,21 +575,47 @@ static bool pod_port_name(const char *s)
 static json_t *m_uplink_set(void *ctx, json_t *params,
 			    const struct jsonl_peer *peer, struct jsonl_error *e)
 {
-	static const char *const known[] = { "name", "devargs", "ips", NULL };
+	static const char *const known[] = { "name", "kind", "devargs", "ips",
+		"prefixes", NULL };
 	struct uplink req = { 0 };
 	json_t *arr, *v;
 	size_t i;
+	bool ib;
 
 	(void)peer;
 	if (params_only(params, known, e) < 0 ||
 	    params_str(params, "name", true, req.name, sizeof(req.name), e) < 0 ||
-	    params_str(params, "devargs", true, req.devargs, sizeof(req.devargs), e) < 0 ||
-	    params_str_array(params, "ips", true, STATE_MAX_IPS, &arr, e) < 0)
+	    params_str(params, "kind", false, req.kind, sizeof(req.kind), e) < 0 ||
+	    params_str(params, "devargs", true, req.devargs, sizeof(req.devargs), e) < 0)
+		return NULL;
+	if (req.kind[0] && strcmp(req.kind, STATE_UPLINK_ETH) != 0 &&
+	    strcmp(req.kind, STATE_UPLINK_IB) != 0)
+		return jsonl_fail(e, AGENT_E_PARAMS, "'kind': '%s' is not eth or ib",
+				  req.kind);
+	ib = strcmp(req.kind, STATE_UPLINK_IB) == 0;
+	if (!ib)
+		req.kind[0] = '\0';  /* eth is the default, stored as such */
+	if (ib && json_object_get(params, "ips") != NULL)
+		return jsonl_fail(e, AGENT_E_PARAMS, "'ips' does not apply to an ib "
+				  "uplink (it answers no ARP/ND)");
+	if (!ib && json_object_get(params, "prefixes") != NULL)
+		return jsonl_fail(e, AGENT_E_PARAMS, "'prefixes' applies to ib uplinks "
+				  "(the partition's address space)");
+	if (ib && parse_ips(params, "prefixes", true, req.nets, &req.n_nets, true,
+			    e) < 0)
+		return NULL;
+	if (ib && req.n_nets == 0)
+		return jsonl_fail(e, AGENT_E_PARAMS, "'prefixes' must list the "
+				  "partition's address space (the network's pod "
+				  "prefixes on every node)");
+	if (!ib && params_str_array(params, "ips", true, STATE_MAX_IPS, &arr, e) < 0)
 		return NULL;
 	if (!id_ok(req.name) || pod_port_name(req.name))
 		return jsonl_fail(e, AGENT_E_PARAMS, "'name': '%s' must hold letters, "
 				  "digits, '_', '.' and '-' only, and not be a pod "
 				  "port's name (sh or sm + 10 hex digits)", req.name);
+	if (ib)
+		goto set;
 	if (json_array_size(arr) == 0)
 		return jsonl_fail(e, AGENT_E_PARAMS, "'ips' must list at least one "
 				  "address (the uplink's own)");
@@ -607,6 +633,7 @@ static json_t *m_uplink_set(void *ctx, json_t *params,
 					  "addresses per family", i, STATE_MAX_FAMILY_IPS);
 	}
 	req.n_ips = (unsigned int)json_array_size(arr);
+set:
 	if (uplink_set(ctx, &req, e) < 0)
 		return NULL;
 	return state_uplink_to_json(&req);
@@ -684,21 +711,23 @@ static json_t *m_peer_add(void *ctx, json_t *params,
 	static const char *const known[] = { "name", "uplink", "address",
 		"prefixes", "fabric", NULL };
 	struct peer req = { 0 };
-	char addr[IPADDR_STRLEN];
+	char addr[IPADDR_STRLEN] = "";
 	json_t *f = json_object_get(params, "fabric");
 
 	(void)peer;
 	if (params_only(params, known, e) < 0 ||
 	    params_str(params, "name", true, req.name, sizeof(req.name), e) < 0 ||
 	    params_str(params, "uplink", true, req.uplink, sizeof(req.uplink), e) < 0 ||
-	    params_str(params, "address", true, addr, sizeof(addr), e) < 0 ||
+	    params_str(params, "address", false, addr, sizeof(addr), e) < 0 ||
 	    parse_ips(params, "prefixes", true, req.prefixes, &req.n_prefixes, true,
 		      e) < 0)
 		return NULL;
 	if (!id_ok(req.name))
 		return jsonl_fail(e, AGENT_E_PARAMS, "'name' may hold letters, digits, "
 				  "'_', '.' and '-' only");
-	if (strchr(addr, '/') != NULL || ipaddr_parse(addr, false, &req.address) < 0)
+	/* Absent: a peer on an ib uplink (peer_add checks the uplink). */
+	if (addr[0] && (strchr(addr, '/') != NULL ||
+			ipaddr_parse(addr, false, &req.address) < 0))
 		return jsonl_fail(e, AGENT_E_PARAMS, "'address': '%s' is not an IPv4 "
 				  "or IPv6 address (no /length)", addr);
 	if (req.n_prefixes == 0)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Uplinks and peers: the node's data plane port to the fabric (kind eth)
- * and the other nodes, whose pod prefixes are routed through an uplink to
- * the peer's uplink address (route.add {prefix, port, via}; the data
- * plane resolves the address by ARP/ND).
+ * Uplinks and peers: the node's data plane port to the fabric (kind eth
+ * or ib) and the other nodes, whose pod prefixes are routed through an
+ * uplink: on eth to the peer's uplink address (route.add {prefix, port,
+ * via}; the data plane resolves the address by ARP/ND), on ib to the
+ * peer's UD address (the data plane's peer.add {port, name, gid, qpn,
+ * qkey, pkey} makes the address handle, route.add {prefix, port, peer}).
  *
  * Order of a change, as for filters: check, data plane, save, answer. A
  * data plane refusal changes nothing; a failed save puts the data plane
@@ -63,6 +65,19 @@ json_t *uplink_port_params(const struct uplink *u)
 	json_t *ips = json_array();
 	char buf[IPADDR_STRLEN];
 
+	if (state_uplink_is_ib(u)) {
+		char devargs[STATE_DEVARGS_LEN + STATE_MAX_PREFIXES * (IPADDR_STRLEN + 5)];
+		size_t n = (size_t)snprintf(devargs, sizeof(devargs), "%s", u->devargs);
+
+		/* The data plane keeps other addresses out of the partition. */
+		for (unsigned int i = 0; i < u->n_nets && n < sizeof(devargs); i++)
+			n += (size_t)snprintf(devargs + n, sizeof(devargs) - n, ",net=%s",
+				ipaddr_format(&u->nets[i], true, buf, sizeof(buf)));
+		json_decref(ips);
+		return json_pack("{s:s, s:s, s:s}", "name", u->name, "kind",
+				 DP_PORT_IB, "devargs", devargs);
+	}
+
 	for (unsigned int i = 0; i < u->n_ips; i++)
 		json_array_append_new(ips, json_string(ipaddr_format(&u->ips[i], false,
 						       buf, sizeof(buf))));
@@ -70,9 +85,37 @@ json_t *uplink_port_params(const struct uplink *u)
 			 "devargs", u->devargs, "ips", ips);
 }
 
+/* The peer's uplink is of kind ib (its routes name the peer). */
+static bool peer_on_ib(struct agent *ag, const struct peer *p)
+{
+	const struct uplink *u = state_uplink_find(&ag->st, p->uplink);
+
+	return u != NULL && state_uplink_is_ib(u);
+}
+
+bool peer_route_matches(const struct peer *p, json_t *rt)
+{
+	json_t *port = json_object_get(rt, "port"), *via = json_object_get(rt, "via"),
+	       *peer = json_object_get(rt, "peer");
+	char addr[IPADDR_STRLEN];
+
+	if (!json_is_string(port) || strcmp(json_string_value(port), p->uplink) != 0)
+		return false;
+	if (p->address.family == 0)  /* ib */
+		return json_is_string(peer) &&
+		       strcmp(json_string_value(peer), p->name) == 0;
+	ipaddr_format(&p->address, false, addr, sizeof(addr));
+	return json_is_string(via) && strcmp(json_string_value(via), addr) == 0;
+}
+
 json_t *peer_route_params(const struct peer *p, const struct ip_prefix *pfx)
 {
 	char a[IPADDR_STRLEN], b[IPADDR_STRLEN];
+
+	if (p->address.family == 0)
+		return json_pack("{s:s, s:s, s:s}", "prefix",
+				 ipaddr_format(pfx, true, a, sizeof(a)), "port",
+				 p->uplink, "peer", p->name);
 
 	return json_pack("{s:s, s:s, s:s}", "prefix",
 			 ipaddr_format(pfx, true, a, sizeof(a)), "port", p->uplink,
@@ -99,11 +142,42 @@ static bool dp_away(int rc)
 	return rc < 0 && rc != -EREMOTEIO;
 }
 
+static json_t *peer_dp_params(const struct peer *p)
+{
+	char gid[INET6_ADDRSTRLEN];
+
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:i}", "port", p->uplink,
+		"name", p->name, "gid", inet_ntop(AF_INET6, p->fabric.gid, gid,
+		sizeof(gid)), "qpn", (json_int_t)p->fabric.qpn,
+		"qkey", (json_int_t)p->fabric.qkey, "pkey", (int)p->fabric.pkey);
+}
+
+/* The data plane's peer (address handle) of an ib peer: added, or
+ * replaced when it has another address. */
+static int peer_dp_push(struct agent *ag, const struct peer *p, int *code,
+			char *msg, size_t len)
+{
+	int rc = dp_do(ag, DP_M_PEER_ADD, peer_dp_params(p), code, msg, len);
+
+	if (rc == -EREMOTEIO && *code == DP_E_EXISTS) {
+		dp_do(ag, DP_M_PEER_DEL, json_pack("{s:s, s:s}", "port", p->uplink,
+		      "name", p->name), code, msg, len);
+		rc = dp_do(ag, DP_M_PEER_ADD, peer_dp_params(p), code, msg, len);
+	}
+	return rc;
+}
+
 int peer_route_push(struct agent *ag, const struct peer *p,
 		    const struct ip_prefix *pfx, int *code, char *msg, size_t len)
 {
 	char buf[IPADDR_STRLEN];
 	int rc;
+
+	if (peer_on_ib(ag, p)) {
+		rc = peer_dp_push(ag, p, code, msg, len);
+		if (rc < 0)
+			return rc;
+	}
 
 	rc = dp_do(ag, DP_M_ROUTE_ADD, peer_route_params(p, pfx), code, msg, len);
 	if (rc == -EREMOTEIO && *code == DP_E_EXISTS) {
@@ -127,6 +201,10 @@ static void peer_routes_del(struct agent *ag, const struct peer *p, unsigned int
 		dp_do(ag, DP_M_ROUTE_DEL, json_pack("{s:s}", "prefix",
 		      ipaddr_format(&p->prefixes[k], true, buf, sizeof(buf))),
 		      &code, msg, sizeof(msg));
+	/* All of them: the address handle goes too. */
+	if (n >= p->n_prefixes && peer_on_ib(ag, p))
+		dp_do(ag, DP_M_PEER_DEL, json_pack("{s:s, s:s}", "port", p->uplink,
+		      "name", p->name), &code, msg, sizeof(msg));
 }
 
 /* All of a peer's routes, or none. 0 (also when the data plane is away
@@ -138,6 +216,19 @@ static int peer_routes_add(struct agent *ag, const struct peer *p,
 	char msg[256], buf[IPADDR_STRLEN];
 	int code, rc;
 
+	/* ib: the data plane's peer first, so its refusal names 'fabric'. */
+	if (peer_on_ib(ag, p)) {
+		rc = peer_dp_push(ag, p, &code, msg, sizeof(msg));
+		if (dp_away(rc) || (rc == -EREMOTEIO && code == DP_E_NOT_FOUND)) {
+			log_info("peer %s: waits for the data plane (%s)", p->name, msg);
+			return 0;
+		}
+		if (rc < 0) {
+			jsonl_fail(e, AGENT_E_DATAPLANE, "'fabric': the data plane refused "
+				   "the peer: %s", msg);
+			return -EIO;
+		}
+	}
 	for (unsigned int k = 0; k < p->n_prefixes; k++) {
 		rc = peer_route_push(ag, p, &p->prefixes[k], &code, msg, sizeof(msg));
 		if (rc == 0)
@@ -149,8 +240,9 @@ static int peer_routes_add(struct agent *ag, const struct peer *p,
 		}
 		peer_routes_del(ag, p, k);
 		jsonl_fail(e, AGENT_E_DATAPLANE, "'prefixes[%u]': %s: the data plane "
-			   "refused the route: %s", k, ipaddr_format(&p->prefixes[k],
-			   true, buf, sizeof(buf)), msg);
+			   "refused the %s: %s", k, ipaddr_format(&p->prefixes[k],
+			   true, buf, sizeof(buf)),
+			   peer_on_ib(ag, p) ? "peer or its route" : "route", msg);
 		return -EIO;
 	}
 	return 0;
@@ -202,7 +294,23 @@ int peer_add(struct agent *ag, const struct peer *req, struct jsonl_error *e)
 			   "(uplink.set)", req->uplink);
 		return -ENOENT;
 	}
-	if (!uplink_has_family(u, req->address.family)) {
+	if (state_uplink_is_ib(u)) {
+		if (!req->has_fabric) {
+			jsonl_fail(e, AGENT_E_PARAMS, "'fabric' {gid, qpn, qkey, pkey} is "
+				   "required for a peer on ib uplink '%s'", u->name);
+			return -EINVAL;
+		}
+		if (req->address.family != 0) {
+			jsonl_fail(e, AGENT_E_PARAMS, "'address' does not apply to a peer "
+				   "on ib uplink '%s' (it is reached by its fabric address)",
+				   u->name);
+			return -EINVAL;
+		}
+	} else if (req->address.family == 0) {
+		jsonl_fail(e, AGENT_E_PARAMS, "'address' is required for a peer on eth "
+			   "uplink '%s'", u->name);
+		return -EINVAL;
+	} else if (!uplink_has_family(u, req->address.family)) {
 		jsonl_fail(e, AGENT_E_PARAMS, "'address': %s is %s and uplink '%s' has "
 			   "no %s address to reach it from", ipaddr_format(&req->address,
 			   false, buf, sizeof(buf)), family_name(req->address.family),
@@ -215,7 +323,7 @@ int peer_add(struct agent *ag, const struct peer *req, struct jsonl_error *e)
 		ipaddr_format(pfx, true, buf, sizeof(buf));
 		/* The data plane resolves the next hop in the prefix's
 		 * family; a dual-stack node is two peers (one per address). */
-		if (pfx->family != req->address.family) {
+		if (req->address.family != 0 && pfx->family != req->address.family) {
 			jsonl_fail(e, AGENT_E_PARAMS, "'prefixes[%u]': %s is %s but "
 				   "'address' is %s: route %s prefixes through a peer "
 				   "with an %s address", k, buf, family_name(pfx->family),
@@ -250,9 +358,12 @@ int peer_add(struct agent *ag, const struct peer *req, struct jsonl_error *e)
 		jsonl_fail(e, AGENT_E_STATE, "peer.add %s: %s", req->name, msg);
 		return rc;
 	}
+	if (req->address.family == 0)
+		snprintf(buf, sizeof(buf), "its fabric address");
+	else
+		ipaddr_format(&req->address, false, buf, sizeof(buf));
 	log_info("peer %s added: %u prefix(es) via %s on %s", req->name,
-		 req->n_prefixes, ipaddr_format(&req->address, false, buf, sizeof(buf)),
-		 req->uplink);
+		 req->n_prefixes, buf, req->uplink);
 	return 0;
 }
 
@@ -309,8 +420,13 @@ static int uplink_push(struct agent *ag, const struct uplink *u, int *code,
 
 static bool same_uplink(const struct uplink *a, const struct uplink *b)
 {
-	if (strcmp(a->devargs, b->devargs) != 0 || a->n_ips != b->n_ips)
+	if (strcmp(a->devargs, b->devargs) != 0 || a->n_ips != b->n_ips ||
+	    state_uplink_is_ib(a) != state_uplink_is_ib(b) || a->n_nets != b->n_nets)
 		return false;
+	for (unsigned int i = 0; i < a->n_nets; i++)
+		if (!ipaddr_same_addr(&a->nets[i], &b->nets[i]) ||
+		    a->nets[i].len != b->nets[i].len)
+			return false;
 	for (unsigned int i = 0; i < a->n_ips; i++)
 		if (!ipaddr_same_addr(&a->ips[i], &b->ips[i]))
 			return false;
@@ -333,6 +449,13 @@ int uplink_set(struct agent *ag, const struct uplink *req, struct jsonl_error *e
 		const struct peer *p = &ag->st.peers[i];
 
 		if (strcmp(p->uplink, req->name) == 0 &&
+		    state_uplink_is_ib(req) != (p->address.family == 0)) {
+			jsonl_fail(e, AGENT_E_BUSY, "'kind': peer '%s' uses uplink '%s' "
+				   "as an %s uplink", p->name, req->name,
+				   p->address.family == 0 ? "ib" : "eth");
+			return -EBUSY;
+		}
+		if (strcmp(p->uplink, req->name) == 0 && p->address.family != 0 &&
 		    !uplink_has_family(req, p->address.family)) {
 			jsonl_fail(e, AGENT_E_BUSY, "'ips': peer '%s' is reached by %s "
 				   "through uplink '%s', which would have no %s address",
@@ -354,7 +477,8 @@ int uplink_set(struct agent *ag, const struct uplink *req, struct jsonl_error *e
 	rc = uplink_push(ag, cur, &code, msg, sizeof(msg));
 	if (rc == -EREMOTEIO) {
 		jsonl_fail(e, AGENT_E_DATAPLANE, "uplink %s: the data plane refused "
-			   "'devargs' or 'ips': %s", req->name, msg);
+			   "'devargs'%s: %s", req->name,
+			   state_uplink_is_ib(req) ? "" : " or 'ips'", msg);
 		goto undo;
 	}
 	cur->dp_error[0] = '\0';
@@ -453,12 +577,18 @@ json_t *uplink_list(struct agent *ag)
 
 		for (unsigned int k = 0; k < ag->st.n_peers; k++)
 			n += strcmp(ag->st.peers[k].uplink, u->name) == 0;
+		json_object_set_new(o, "kind", json_string(state_uplink_is_ib(u) ?
+				    STATE_UPLINK_IB : STATE_UPLINK_ETH));
 		json_object_set_new(o, "peers", json_integer(n));
 		json_object_set_new(o, "in_dataplane", json_boolean(p != NULL));
 		if (p != NULL) {
 			json_object_set(o, "up", json_object_get(p, "up"));
 			json_object_set(o, "mac", json_object_get(p, "mac"));
 			json_object_set(o, "driver", json_object_get(p, "driver"));
+			/* ib: the node's own fabric address, for the others'
+			 * peer.add. */
+			if (json_object_get(p, "fabric") != NULL)
+				json_object_set(o, "fabric", json_object_get(p, "fabric"));
 		}
 		json_object_set_new(o, "dp_error", json_string(u->dp_error));
 		json_array_append_new(a, o);
@@ -472,6 +602,7 @@ json_t *peer_list(struct agent *ag)
 {
 	json_t *routes = dp_array(ag, DP_M_ROUTE_LIST, "routes");
 	json_t *neighs = dp_array(ag, DP_M_NEIGH_LIST, "neighbours");
+	json_t *dpeers = dp_array(ag, DP_M_PEER_LIST, "peers");
 	json_t *a = json_array();
 
 	for (unsigned int i = 0; i < ag->st.n_peers; i++) {
@@ -480,20 +611,34 @@ json_t *peer_list(struct agent *ag)
 		char addr[IPADDR_STRLEN], buf[IPADDR_STRLEN];
 		size_t k;
 
-		ipaddr_format(&p->address, false, addr, sizeof(addr));
+		addr[0] = '\0';
+		if (p->address.family != 0)
+			ipaddr_format(&p->address, false, addr, sizeof(addr));
 		for (unsigned int j = 0; j < p->n_prefixes; j++) {
 			json_t *r = find_by(routes, "prefix", ipaddr_format(&p->prefixes[j],
 					    true, buf, sizeof(buf)));
 			/* Ours only when it goes where the state says. */
-			bool mine = r != NULL &&
-				json_is_string(json_object_get(r, "via")) &&
-				strcmp(json_string_value(json_object_get(r, "port")),
-				       p->uplink) == 0 &&
-				strcmp(json_string_value(json_object_get(r, "via")), addr) == 0;
+			bool mine = r != NULL && peer_route_matches(p, r);
 
 			json_array_append_new(rs, json_pack("{s:s, s:b, s:b}", "prefix", buf,
 				"in_dataplane", mine,
 				"installed", mine && json_is_true(json_object_get(r, "installed"))));
+		}
+		/* ib: the data plane's peer (address handle made) is the
+		 * neighbour. */
+		if (p->address.family == 0) {
+			json_array_foreach(dpeers, k, v)
+				if (strcmp(json_string_value(json_object_get(v, "port")) ?: "",
+					   p->uplink) == 0 &&
+				    strcmp(json_string_value(json_object_get(v, "name")) ?: "",
+					   p->name) == 0)
+					n = v;
+			json_object_set_new(o, "routes", rs);
+			json_object_set_new(o, "neighbour", json_pack("{s:s, s:s}", "state",
+				n != NULL ? "resolved" : dpeers != NULL ? "absent" :
+				routes != NULL ? "absent" : "unknown", "mac", ""));
+			json_array_append_new(a, o);
+			continue;
 		}
 		json_array_foreach(neighs, k, v)
 			if (json_is_string(json_object_get(v, "port")) &&
@@ -512,6 +657,7 @@ json_t *peer_list(struct agent *ag)
 	}
 	json_decref(routes);
 	json_decref(neighs);
+	json_decref(dpeers);
 	return json_pack("{s:b, s:o}", "dataplane", dp_client_connected(ag->dp),
 			 "peers", a);
 }

@@ -197,15 +197,19 @@ static int plan_port(struct agent *ag, struct reconcile *r, unsigned int *cap,
  * lists them (compared then). */
 static bool uplink_matches(json_t *have, const struct uplink *u)
 {
-	json_t *want, *ips = json_object_get(have, "ips");
+	json_t *want = uplink_port_params(u), *ips = json_object_get(have, "ips");
 	bool same;
 
-	if (strcmp(jstr(have, "kind"), DP_PORT_ETH) != 0 ||
-	    strcmp(jstr(have, "devargs"), u->devargs) != 0)
+	/* ib: devargs holds the partition's prefixes too (uplink_port_params). */
+	if (strcmp(jstr(have, "kind"), jstr(want, "kind")) != 0 ||
+	    strcmp(jstr(have, "devargs"), jstr(want, "devargs")) != 0) {
+		json_decref(want);
 		return false;
-	if (ips == NULL)
+	}
+	if (ips == NULL || state_uplink_is_ib(u)) {
+		json_decref(want);
 		return true;
-	want = uplink_port_params(u);
+	}
 	same = same_ips(ips, json_object_get(want, "ips"));
 	json_decref(want);
 	return same;
@@ -239,17 +243,13 @@ static int plan_uplinks(struct agent *ag, struct reconcile *r, unsigned int *cap
 		struct uplink *u = state_uplink_find(&ag->st, jstr(rt, "port"));
 		struct ip_prefix pfx;
 		struct peer *p;
-		char via[IPADDR_STRLEN];
 
 		if (rc < 0)
 			break;
 		if (ipaddr_parse(jstr(rt, "prefix"), true, &pfx) < 0)
 			continue;
 		p = state_peer_by_prefix(&ag->st, &pfx);
-		if (p != NULL)
-			ipaddr_format(&p->address, false, via, sizeof(via));
-		if (p != NULL && strcmp(jstr(rt, "port"), p->uplink) == 0 &&
-		    strcmp(jstr(rt, "via"), via) == 0)
+		if (p != NULL && peer_route_matches(p, rt))
 			continue;  /* as wanted (or goes with its port) */
 		/* Through a kept uplink of ours: not as a peer wants it. A
 		 * peer's prefix elsewhere: in the way of the peer's route.
@@ -260,15 +260,13 @@ static int plan_uplinks(struct agent *ag, struct reconcile *r, unsigned int *cap
 	for (unsigned int k = 0; rc == 0 && k < ag->st.n_peers; k++) {
 		const struct peer *p = &ag->st.peers[k];
 		struct uplink *u = state_uplink_find(&ag->st, p->uplink);
-		char via[IPADDR_STRLEN], buf[IPADDR_STRLEN];
+		char buf[IPADDR_STRLEN];
 
-		ipaddr_format(&p->address, false, via, sizeof(via));
 		for (unsigned int j = 0; rc == 0 && j < p->n_prefixes; j++) {
 			ipaddr_format(&p->prefixes[j], true, buf, sizeof(buf));
 			rt = find_by(routes, "prefix", buf);
 			if (u != NULL && kept[u - ag->st.uplinks] && rt != NULL &&
-			    strcmp(jstr(rt, "port"), p->uplink) == 0 &&
-			    strcmp(jstr(rt, "via"), via) == 0)
+			    peer_route_matches(p, rt))
 				continue;
 			rc = plan_push(r, cap, ACT_PEER_ROUTE, buf);
 		}

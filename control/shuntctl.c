@@ -416,14 +416,18 @@ static const struct cmd cmds[] = {
 	{ "filter", "list", "", "loaded filters and every pod's chains", ctl_filter_list },
 	{ "filter", "stats", "", "per chain element and port: runs and drops by reason",
 	  ctl_filter_stats },
-	{ "uplink", "set", "NAME DEVARGS IP[,IP...]", "create or replace the node's "
+	{ "uplink", "set", "NAME DEVARGS IP[,IP...] | NAME --ib DEVICE:PORT[,gid_index=N]"
+	  "[,pkey=P][,qkey=Q] PREFIX[,PREFIX...]", "create or replace the node's "
 	  "uplink: a DPDK device (e.g. net_af_packet0,iface=eth1) and its own "
-	  "addresses", ctl_uplink_set },
+	  "addresses, or an RDMA device port (e.g. mlx5_0:1, rxe0:1,gid_index=1) "
+	  "and its partition's pod prefixes",
+	  ctl_uplink_set },
 	{ "uplink", "del", "NAME", "delete an uplink that no peer uses", ctl_uplink_del },
 	{ "uplink", "list", "", "uplinks and their data plane ports", ctl_uplink_list },
-	{ "peer", "add", "NAME UPLINK ADDRESS PREFIX[,PREFIX...] [--gid G --qpn N "
+	{ "peer", "add", "NAME UPLINK [ADDRESS] PREFIX[,PREFIX...] [--gid G --qpn N "
 	  "--qkey N --pkey N]", "route another node's pod prefixes through UPLINK "
-	  "to its uplink ADDRESS; --gid.. its InfiniBand UD address (ib uplink)",
+	  "to its uplink ADDRESS (eth), or to its InfiniBand UD address --gid.. "
+	  "(ib uplink: no ADDRESS; see uplink list on that node)",
 	  ctl_peer_add },
 	{ "peer", "del", "NAME", "remove a peer and its routes", ctl_peer_del },
 	{ "peer", "list", "", "peers: per prefix whether the route is installed, "

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * shuntctl uplink set|del|list and peer add|del|list (agent_api.h's
- * uplink.* and peer.*). Lists are tables, -j prints the API's result.
+ * uplink.* and peer.*). Lists are tables, -j prints the API's result;
+ * uplink list also prints each ib uplink's own fabric address.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,8 +37,20 @@ int ctl_uplink_set(int argc, char **argv)
 {
 	json_t *ips, *r;
 
-	if (argc != 3 || (ips = split_list(argv[2])) == NULL) {
-		fprintf(stderr, "shuntctl: uplink set NAME DEVARGS IP[,IP...]\n");
+	/* ib: NAME --ib DEVICE:PORT[,gid_index=N][,pkey=P][,qkey=Q] PREFIXES
+	 * (the partition's address space) */
+	if (argc == 4 && strcmp(argv[1], "--ib") == 0 &&
+	    (ips = split_list(argv[3])) != NULL) {
+		r = ctl_call(AGENT_M_UPLINK_SET, json_pack("{s:s, s:s, s:s, s:o}",
+			     "name", argv[0], "kind", "ib", "devargs", argv[2],
+			     "prefixes", ips));
+		return r == NULL ? 1 : ctl_done(r);
+	}
+	if (argc != 3 || strcmp(argv[1], "--ib") == 0 ||
+	    (ips = split_list(argv[2])) == NULL) {
+		fprintf(stderr, "shuntctl: uplink set NAME DEVARGS IP[,IP...]\n"
+			"          uplink set NAME --ib DEVICE:PORT[,gid_index=N]"
+			"[,pkey=P][,qkey=Q] PREFIX[,PREFIX...]\n");
 		return 2;
 	}
 	r = ctl_call(AGENT_M_UPLINK_SET, json_pack("{s:s, s:s, s:o}", "name", argv[0],
@@ -59,8 +72,8 @@ int ctl_uplink_del(int argc, char **argv)
 
 int ctl_uplink_list(int argc, char **argv)
 {
-	static const char *const hdr[] = { "NAME", "DEVARGS", "IPS", "PORT", "MAC",
-		"PEERS", "ERROR", NULL };
+	static const char *const hdr[] = { "NAME", "KIND", "DEVARGS", "IPS", "PORT",
+		"MAC", "PEERS", "ERROR", NULL };
 	json_t *r, *u;
 	struct table *t;
 	size_t i;
@@ -80,8 +93,10 @@ int ctl_uplink_list(int argc, char **argv)
 		char ips[256], peers[16];
 		const char *port = !json_is_true(json_object_get(u, "in_dataplane")) ?
 			"absent" : json_is_true(json_object_get(u, "up")) ? "up" : "down";
-		const char *row[] = { table_jstr(u, "name"), table_jstr(u, "devargs"),
-			table_jarr(json_object_get(u, "ips"), ips, sizeof(ips)), port,
+		const char *row[] = { table_jstr(u, "name"), table_jstr(u, "kind"),
+			table_jstr(u, "devargs"),
+			json_array_size(json_object_get(u, "ips")) ?
+			table_jarr(json_object_get(u, "ips"), ips, sizeof(ips)) : "-", port,
 			table_jstr(u, "mac")[0] ? table_jstr(u, "mac") : "-", peers,
 			table_jstr(u, "dp_error")[0] ? table_jstr(u, "dp_error") : "-" };
 
@@ -90,6 +105,21 @@ int ctl_uplink_list(int argc, char **argv)
 		table_row(t, row);
 	}
 	table_print(t, stdout);
+	/* The node's own fabric address: what the other nodes' peer add takes. */
+	json_array_foreach(json_object_get(r, "uplinks"), i, u) {
+		json_t *f = json_object_get(u, "fabric");
+
+		if (f == NULL)
+			continue;
+		printf("%s fabric address: --gid %s --qpn %lld --qkey 0x%llx --pkey "
+		       "0x%04llx (mtu %lld, %s, P_Key enforced by %s)\n",
+		       table_jstr(u, "name"), table_jstr(f, "gid"),
+		       (long long)json_integer_value(json_object_get(f, "qpn")),
+		       (long long)json_integer_value(json_object_get(f, "qkey")),
+		       (long long)json_integer_value(json_object_get(f, "pkey")),
+		       (long long)json_integer_value(json_object_get(f, "mtu")),
+		       table_jstr(f, "device"), table_jstr(f, "pkey_enforced_by"));
+	}
 	if (!json_is_true(json_object_get(r, "dataplane")))
 		printf("(data plane not connected: PORT unknown)\n");
 	json_decref(r);
@@ -120,11 +150,12 @@ int ctl_peer_add(int argc, char **argv)
 	static const unsigned long long fab_max[] = { 0, 0xffffff, 0xffffffffULL,
 		0xffff };
 	json_t *fabric = json_object(), *pfx, *params, *r;
-	int i;
+	/* ib peers have no ADDRESS: the third word is then the prefixes. */
+	int np = argc >= 3 && strchr(argv[2], '/') != NULL ? 3 : 4, i;
 
-	if (argc < 4 || (pfx = split_list(argv[3])) == NULL)
+	if (argc < np || (pfx = split_list(argv[np - 1])) == NULL)
 		goto usage;
-	for (i = 4; i < argc; i++) {
+	for (i = np; i < argc; i++) {
 		int k;
 
 		for (k = 0; k < 4 && strcmp(argv[i], fab[k]) != 0; k++)
@@ -153,8 +184,10 @@ int ctl_peer_add(int argc, char **argv)
 		json_decref(fabric);
 		return 2;
 	}
-	params = json_pack("{s:s, s:s, s:s, s:o}", "name", argv[0], "uplink", argv[1],
-			   "address", argv[2], "prefixes", pfx);
+	params = json_pack("{s:s, s:s, s:o}", "name", argv[0], "uplink", argv[1],
+			   "prefixes", pfx);
+	if (np == 4)
+		json_object_set_new(params, "address", json_string(argv[2]));
 	if (json_object_size(fabric) == 4)
 		json_object_set_new(params, "fabric", fabric);
 	else
@@ -164,7 +197,9 @@ int ctl_peer_add(int argc, char **argv)
 usage:
 	json_decref(fabric);
 	fprintf(stderr, "shuntctl: peer add NAME UPLINK ADDRESS PREFIX[,PREFIX...] "
-		"[--gid G --qpn N --qkey N --pkey N]\n");
+		"[--gid G --qpn N --qkey N --pkey N]\n"
+		"          peer add NAME IB_UPLINK PREFIX[,PREFIX...] --gid G --qpn N "
+		"--qkey N --pkey N\n");
 	return 2;
 }
 

@@ -118,19 +118,36 @@ json_t *state_attachment_to_json(const struct attachment *a)
 		"filters", state_chains_to_json(a));
 }
 
+bool state_uplink_is_ib(const struct uplink *u)
+{
+	return strcmp(u->kind, STATE_UPLINK_IB) == 0;
+}
+
 json_t *state_uplink_to_json(const struct uplink *u)
 {
-	return json_pack("{s:s, s:s, s:o}", "name", u->name, "devargs", u->devargs,
-			 "ips", prefixes_to_json(u->ips, u->n_ips, false));
+	json_t *o = json_pack("{s:s, s:s, s:o}", "name", u->name, "devargs",
+			      u->devargs, "ips", prefixes_to_json(u->ips, u->n_ips,
+			      false));
+
+	/* Only ib is written: files with eth uplinks stay as they were. */
+	if (state_uplink_is_ib(u)) {
+		json_object_set_new(o, "kind", json_string(STATE_UPLINK_IB));
+		json_object_set_new(o, "prefixes", prefixes_to_json(u->nets,
+				    u->n_nets, true));
+	}
+	return o;
 }
 
 json_t *state_peer_to_json(const struct peer *p)
 {
 	char addr[IPADDR_STRLEN], gid[INET6_ADDRSTRLEN];
-	json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "name", p->name,
+	json_t *o = json_pack("{s:s, s:s, s:o}", "name", p->name,
 		"uplink", p->uplink,
-		"address", ipaddr_format(&p->address, false, addr, sizeof(addr)),
 		"prefixes", prefixes_to_json(p->prefixes, p->n_prefixes, true));
+
+	if (p->address.family != 0)
+		json_object_set_new(o, "address", json_string(ipaddr_format(
+			&p->address, false, addr, sizeof(addr))));
 
 	if (p->has_fabric)
 		json_object_set_new(o, "fabric", json_pack("{s:s, s:I, s:I, s:i}",
@@ -237,6 +254,16 @@ static int load_uplink(struct loader *l, json_t *o, struct uplink *u)
 	    load_str(l, o, "devargs", false, u->devargs, sizeof(u->devargs)) < 0 ||
 	    load_addrs(l, o, "ips", u->ips, STATE_MAX_IPS, &u->n_ips) < 0)
 		return -EINVAL;
+	if (json_object_get(o, "kind") != NULL &&
+	    load_str(l, o, "kind", false, u->kind, sizeof(u->kind)) < 0)
+		return -EINVAL;
+	if (u->kind[0] && strcmp(u->kind, STATE_UPLINK_ETH) != 0 &&
+	    strcmp(u->kind, STATE_UPLINK_IB) != 0)
+		return load_fail(l, "kind: '%s' is not eth or ib", u->kind);
+	if (state_uplink_is_ib(u) &&
+	    load_prefixes(l, o, "prefixes", true, u->nets, STATE_MAX_PREFIXES,
+			  &u->n_nets) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -250,12 +277,16 @@ static int load_peer(struct loader *l, json_t *o, struct peer *p)
 		return load_fail(l, "not an object");
 	if (load_str(l, o, "name", false, p->name, sizeof(p->name)) < 0 ||
 	    load_str(l, o, "uplink", false, p->uplink, sizeof(p->uplink)) < 0 ||
-	    load_str(l, o, "address", false, buf, sizeof(buf)) < 0 ||
 	    load_prefixes(l, o, "prefixes", true, p->prefixes, STATE_MAX_PREFIXES,
 			  &p->n_prefixes) < 0)
 		return -EINVAL;
-	if (strchr(buf, '/') || ipaddr_parse(buf, false, &p->address) < 0)
-		return load_fail(l, "address: '%s' is not an address", buf);
+	/* Peers on an ib uplink have no address (checked with the uplinks). */
+	if (json_object_get(o, "address") != NULL) {
+		if (load_str(l, o, "address", false, buf, sizeof(buf)) < 0)
+			return -EINVAL;
+		if (strchr(buf, '/') || ipaddr_parse(buf, false, &p->address) < 0)
+			return load_fail(l, "address: '%s' is not an address", buf);
+	}
 	f = json_object_get(o, "fabric");
 	if (f == NULL)
 		return 0;
@@ -474,6 +505,13 @@ static int state_parse(struct state *st, struct loader *l, json_t *root)
 			rc = load_fail(l, "peer '%s' listed twice", p.name);
 		if (rc == 0 && state_uplink_find(st, p.uplink) == NULL)
 			rc = load_fail(l, "uplink: no uplink named '%s'", p.uplink);
+		if (rc == 0 && state_uplink_is_ib(state_uplink_find(st, p.uplink)) &&
+		    !p.has_fabric)
+			rc = load_fail(l, "fabric: required on ib uplink '%s'", p.uplink);
+		if (rc == 0 && !state_uplink_is_ib(state_uplink_find(st, p.uplink)) &&
+		    p.address.family == 0)
+			rc = load_fail(l, "address: required on eth uplink '%s'",
+				       p.uplink);
 		if (rc == 0)
 			rc = state_peer_add(st, &p);
 		if (rc < 0)
@@ -677,6 +715,11 @@ int state_save(struct state *st, char *err, size_t errlen)
 		version = 2;
 	if (st->n_uplinks > 0 || st->n_peers > 0)
 		version = 3;
+	/* An ib uplink: a shuntd that predates them would read it as an eth
+	 * device (and its peers as lacking an address); it refuses 4. */
+	for (unsigned int i = 0; i < st->n_uplinks; i++)
+		if (state_uplink_is_ib(&st->uplinks[i]))
+			version = 4;
 	json_object_set_new(root, "version", json_integer(version));
 	json_object_set_new(root, "networks", nets);
 	json_object_set_new(root, "attachments", atts);

@@ -17,15 +17,18 @@
  *    "filters": [{"name", "path"}],
  *    "tune": {...}}
  * Version 3 (written when the node has an uplink or a peer) adds
- *    "uplinks": [{"name", "devargs", "ips": ["addr", ...]}],
- *    "peers": [{"name", "uplink", "address", "prefixes": [...],
+ *    "uplinks": [{"name", "devargs", "ips": ["addr", ...],
+ *                 ["kind": "ib", "prefixes": ["addr/len", ...]] (version 4)}],
+ *    "peers": [{"name", "uplink", "address" (absent for ib peers), "prefixes": [...],
  *               "fabric": {"gid", "qpn", "qkey", "pkey"} (optional)}]
  *
  * Why a new version rather than optional fields in version 1: a shuntd
  * that predates filters would load such a file and silently drop every
  * pod's policy; with version 2 it refuses to start instead. The same for
  * version 3: an older shuntd would drop the node's uplink and every route
- * to the other nodes.
+ * to the other nodes. Version 4 (the same fields) is written as soon as an
+ * uplink is of kind ib: a version-3 shuntd would take it for an eth
+ * device.
  */
 #ifndef SHUNT_STATE_H
 #define SHUNT_STATE_H
@@ -37,7 +40,7 @@
 #include <jansson.h>
 #include "ipaddr.h"
 
-#define STATE_VERSION 3
+#define STATE_VERSION 4
 #define STATE_VERSION_MIN 1      /* oldest version still loaded */
 #define STATE_FILE "state.json"
 #define STATE_NAME_LEN 64         /* network names */
@@ -67,12 +70,21 @@ struct filter_def {
 };
 
 /* The node's link to the fabric: a data plane port of kind eth, with
- * addresses of its own (the data plane answers ARP/ND for them). */
+ * addresses of its own (the data plane answers ARP/ND for them), or of
+ * kind ib (devargs "DEVICE:PORT[,gid_index=N][,pkey=P][,qkey=Q]", no
+ * addresses: peers are named by their fabric address). */
+#define STATE_UPLINK_ETH "eth"
+#define STATE_UPLINK_IB  "ib"
 struct uplink {
 	char name[STATE_PORT_LEN];       /* also the data plane port's name */
+	char kind[8];                    /* eth (also when empty) or ib */
 	char devargs[STATE_DEVARGS_LEN];
 	struct ip_prefix ips[STATE_MAX_IPS];  /* host prefixes */
 	unsigned int n_ips;
+	/* ib: the partition's address space (the network's pod prefixes on
+	 * every node); the data plane keeps other addresses out of it. */
+	struct ip_prefix nets[STATE_MAX_PREFIXES];
+	unsigned int n_nets;
 	/* Not persisted: the last data plane failure (reconciliation). */
 	char dp_error[256];
 };
@@ -90,7 +102,8 @@ struct peer_fabric {
 struct peer {
 	char name[STATE_NAME_LEN];
 	char uplink[STATE_PORT_LEN];
-	struct ip_prefix address;        /* host prefix; the next hop */
+	struct ip_prefix address;        /* host prefix; the next hop (eth
+					  * uplinks; family 0 for ib peers) */
 	struct ip_prefix prefixes[STATE_MAX_PREFIXES];
 	unsigned int n_prefixes;
 	bool has_fabric;
@@ -198,6 +211,8 @@ void state_peer_remove(struct state *st, const char *name);
 /* The peer routing prefix (exactly that network), or NULL. */
 struct peer *state_peer_by_prefix(struct state *st, const struct ip_prefix *pfx);
 json_t *state_uplink_to_json(const struct uplink *u);
+/* The uplink is of kind ib. */
+bool state_uplink_is_ib(const struct uplink *u);
 json_t *state_peer_to_json(const struct peer *p);
 
 /* "from_pod"/"to_pod"; parse returns the index or -EINVAL. */

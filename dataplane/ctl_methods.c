@@ -158,8 +158,16 @@ static json_t *m_port_add(json_t *params, int *code, char *err, size_t errlen)
 	    !name_ok(a.name))
 		FAIL_PARAM("'name' is required: letters, digits, '-', '_', '.'");
 	if (get_str(params, "kind", a.kind, sizeof(a.kind), err, errlen) != 1)
-		FAIL_PARAM("'kind' is required: memif, veth or eth");
-	if (strcmp(a.kind, DP_PORT_ETH) == 0) {
+		FAIL_PARAM("'kind' is required: memif, veth, eth or ib");
+	if (strcmp(a.kind, DP_PORT_IB) == 0) {
+		if (pod != NULL || json_object_get(params, "ips") != NULL)
+			FAIL(DP_E_PARAMS, "'pod' and 'ips' do not apply to an ib uplink "
+			     "(it answers no ARP/ND: peers are named by GID and QPN)");
+		if (get_str(params, "devargs", a.devargs, sizeof(a.devargs), err,
+			    errlen) != 1)
+			FAIL_PARAM("'devargs' is required for an ib port: "
+				   "DEVICE:PORT[,gid_index=N][,pkey=P][,qkey=Q]");
+	} else if (strcmp(a.kind, DP_PORT_ETH) == 0) {
 		if (pod != NULL)
 			FAIL(DP_E_PARAMS, "'pod' does not apply to an eth uplink");
 		if (get_str(params, "devargs", a.devargs, sizeof(a.devargs), err,
@@ -178,7 +186,7 @@ static json_t *m_port_add(json_t *params, int *code, char *err, size_t errlen)
 			return NULL;
 		a.pod = true;
 	} else {
-		FAIL(DP_E_PARAMS, "'kind' '%s': expected memif, veth or eth", a.kind);
+		FAIL(DP_E_PARAMS, "'kind' '%s': expected memif, veth, eth or ib", a.kind);
 	}
 	if (strcmp(a.kind, DP_PORT_MEMIF) == 0) {
 		if (get_str(params, "socket", a.socket, sizeof(a.socket), err,
@@ -241,9 +249,10 @@ static json_t *m_port_list(json_t *params, int *code, char *err, size_t errlen)
 
 static json_t *m_route_add(json_t *params, int *code, char *err, size_t errlen)
 {
-	char prefix[64], port[DP_NAME_LEN], via[INET6_ADDRSTRLEN];
+	char prefix[64], port[DP_NAME_LEN], via[INET6_ADDRSTRLEN], peer[64];
 	struct rte_ether_addr mac;
-	int has_mac, has_via, rc;
+	int has_mac, has_via, has_peer, rc;
+	struct port *p;
 
 	if (get_str(params, "prefix", prefix, sizeof(prefix), err, errlen) != 1)
 		FAIL_PARAM("'prefix' is required");
@@ -255,9 +264,25 @@ static json_t *m_route_add(json_t *params, int *code, char *err, size_t errlen)
 		return NULL;
 	}
 	has_via = get_str(params, "via", via, sizeof(via), err, errlen);
-	if (has_via < 0) {
+	has_peer = get_str(params, "peer", peer, sizeof(peer), err, errlen);
+	if (has_via < 0 || has_peer < 0) {
 		*code = DP_E_PARAMS;
 		return NULL;
+	}
+	/* An ib uplink's next hop is a peer (its address handle). */
+	p = port_find(port);
+	if (p != NULL && p->ops == &port_ib_ops) {
+		if (has_mac || has_via || !has_peer)
+			FAIL(DP_E_PARAMS, "route %s via ib uplink '%s' names a 'peer' "
+			     "(peer.add), not a mac or via", prefix, port);
+		rc = port_ib_peer_nexthop(p, peer, &mac, err, errlen);
+		if (rc < 0) {
+			*code = errno_code(rc);
+			return NULL;
+		}
+		has_mac = 1;
+	} else if (has_peer) {
+		FAIL(DP_E_PARAMS, "'peer' applies to routes via an ib uplink");
 	}
 	rc = route_add(prefix, port, has_mac ? &mac : NULL, has_via ? via : NULL,
 		       false, err, errlen);
@@ -266,6 +291,105 @@ static json_t *m_route_add(json_t *params, int *code, char *err, size_t errlen)
 		return NULL;
 	}
 	return json_object();
+}
+
+static struct port *ib_port_param(json_t *params, int *code, char *err,
+				  size_t errlen)
+{
+	char name[DP_NAME_LEN];
+	struct port *p;
+
+	*code = DP_E_PARAMS;
+	if (get_str(params, "port", name, sizeof(name), err, errlen) != 1) {
+		if (!err[0])
+			snprintf(err, errlen, "'port' (an ib uplink) is required");
+		return NULL;
+	}
+	p = port_find(name);
+	if (p == NULL) {
+		*code = DP_E_NOT_FOUND;
+		snprintf(err, errlen, "no port named '%s'", name);
+		return NULL;
+	}
+	if (p->ops != &port_ib_ops) {
+		snprintf(err, errlen, "port '%s' is a %s port, not an ib uplink",
+			 name, p->args.kind);
+		return NULL;
+	}
+	return p;
+}
+
+static json_t *m_peer_add(json_t *params, int *code, char *err, size_t errlen)
+{
+	struct ib_peer_args a = { 0 };
+	struct port *p = ib_port_param(params, code, err, errlen);
+	char gid[INET6_ADDRSTRLEN];
+	uint32_t pkey = 0;
+	int rc;
+
+	if (p == NULL)
+		return NULL;
+	if (get_str(params, "name", a.name, sizeof(a.name), err, errlen) != 1 ||
+	    !name_ok(a.name))
+		FAIL_PARAM("'name' is required: letters, digits, '-', '_', '.'");
+	if (get_str(params, "gid", gid, sizeof(gid), err, errlen) != 1 ||
+	    inet_pton(AF_INET6, gid, a.gid) != 1)
+		FAIL_PARAM("'gid' is required: 16 bytes in IPv6 form "
+			   "(e.g. ::ffff:10.0.0.2 or fe80::...)");
+	if (get_uint(params, "qpn", 2, 0xffffff, &a.qpn, err, errlen) != 1)
+		FAIL_PARAM("'qpn' is required: 2 to 16777215");
+	if (get_uint(params, "qkey", 0, UINT32_MAX, &a.qkey, err, errlen) != 1)
+		FAIL_PARAM("'qkey' is required: 32 bits");
+	if (get_uint(params, "pkey", 1, 0xffff, &pkey, err, errlen) != 1 ||
+	    (pkey & 0x7fff) == 0)
+		FAIL_PARAM("'pkey' is required: 16 bits, not 0x0000 or 0x8000");
+	a.pkey = (uint16_t)pkey;
+	rc = port_ib_peer_add(p, &a, err, errlen);
+	if (rc < 0) {
+		*code = rc == -EHOSTUNREACH ? DP_E_DEVICE : errno_code(rc);
+		return NULL;
+	}
+	return json_object();
+}
+
+static json_t *m_peer_del(json_t *params, int *code, char *err, size_t errlen)
+{
+	struct port *p = ib_port_param(params, code, err, errlen);
+	char name[64];
+	int rc;
+
+	if (p == NULL)
+		return NULL;
+	if (get_str(params, "name", name, sizeof(name), err, errlen) != 1)
+		FAIL_PARAM("'name' is required");
+	rc = port_ib_peer_del(p, name, err, errlen);
+	if (rc < 0) {
+		*code = errno_code(rc);
+		return NULL;
+	}
+	return json_object();
+}
+
+static json_t *m_peer_list(json_t *params, int *code, char *err, size_t errlen)
+{
+	json_t *a = json_array();
+
+	(void)params; (void)code; (void)err; (void)errlen;
+	for (int i = 0; i < DP_MAX_PORTS; i++) {
+		struct port *p = dp.ports[i];
+		json_t *ps, *v;
+		size_t k;
+
+		if (p == NULL || p->ops != &port_ib_ops)
+			continue;
+		ps = port_ib_peer_list(p);
+		json_array_foreach(ps, k, v) {
+			json_object_set_new(v, "port", json_string(p->args.name));
+			json_array_append(a, v);
+		}
+		json_decref(ps);
+	}
+	return json_pack("{s:o}", "peers", a);
 }
 
 static json_t *m_route_del(json_t *params, int *code, char *err, size_t errlen)
@@ -447,6 +571,7 @@ METHOD(m_route_add) METHOD(m_route_del) METHOD(m_route_list)
 METHOD(m_neigh_list) METHOD(m_stats) METHOD(m_config_get) METHOD(m_config_set)
 METHOD(filter_m_load) METHOD(filter_m_unload) METHOD(filter_m_attach)
 METHOD(filter_m_detach) METHOD(filter_m_rules) METHOD(filter_m_list)
+METHOD(m_peer_add) METHOD(m_peer_del) METHOD(m_peer_list)
 
 static const struct jsonl_method methods[] = {
 	{ DP_M_VERSION, 0, m_version_j },
@@ -467,6 +592,9 @@ static const struct jsonl_method methods[] = {
 	{ DP_M_FILTER_RULES, JSONL_MUTATES, filter_m_rules_j },
 	{ DP_M_FILTER_LIST, 0, filter_m_list_j },
 	{ DP_M_FILTER_STATS, 0, filter_m_list_j },
+	{ DP_M_PEER_ADD, JSONL_MUTATES, m_peer_add_j },
+	{ DP_M_PEER_DEL, JSONL_MUTATES, m_peer_del_j },
+	{ DP_M_PEER_LIST, 0, m_peer_list_j },
 };
 
 const struct jsonl_method *ctl_methods(size_t *n)

@@ -164,7 +164,8 @@ int port_publish_poll(void);
 void port_del_all(void);
 void port_to_json(struct port *p, json_t *o);
 void port_counters_sum(const struct port *p, struct port_counters *sum);
-extern const struct port_ops port_memif_ops, port_veth_ops, port_eth_ops;
+extern const struct port_ops port_memif_ops, port_veth_ops, port_eth_ops,
+	port_ib_ops;
 /* Once a second from the control loop: frees closed AF_XDP ports' pools. */
 void port_ethdev_tick(void);
 /* Work for when the control loop is idle (a spare AF_XDP pool). */
@@ -185,6 +186,27 @@ static inline uint16_t port_tx(struct port *p, unsigned int w,
 	return sent;
 }
 
+/* ib_peer.c: peers of an ib uplink (control path). A peer is another
+ * node's UD address on the uplink's partition. */
+struct ib_peer_args {
+	char name[64];
+	uint8_t gid[16];
+	uint32_t qpn, qkey;
+	uint16_t pkey;
+};
+/* 0 (also for the same peer again) or -errno with err filled. */
+int port_ib_peer_add(struct port *p, const struct ib_peer_args *a, char *err,
+		     size_t errlen);
+/* Removes the peer's routes too. 0 or -ENOENT/-EINVAL with err. */
+int port_ib_peer_del(struct port *p, const char *name, char *err, size_t errlen);
+/* The next-hop MAC that routes to peer name carry: 0, or -errno with err. */
+int port_ib_peer_nexthop(struct port *p, const char *name,
+			 struct rte_ether_addr *mac, char *err, size_t errlen);
+/* The peer a next-hop MAC names on p, or NULL. */
+const char *port_ib_peer_name(struct port *p, const struct rte_ether_addr *mac);
+json_t *port_ib_peer_list(struct port *p);
+void port_ib_peer_mac(uint16_t slot, struct rte_ether_addr *mac);
+
 /* route.c */
 #define ROUTE_MAX_NH 32768  /* rte_fib 2-byte next hops: 15 bits */
 #define ROUTE_NH_NONE 0   /* fib default: no route */
@@ -196,6 +218,8 @@ void route_neigh_update(uint16_t port, int family, const uint8_t *ip,
 			const struct rte_ether_addr *mac);
 int route_del(const char *prefix, char *err, size_t errlen);
 void route_del_port(uint16_t port);
+/* Delete the routes through port whose next hop is mac (an ib peer). */
+void route_del_nexthop(uint16_t port, const struct rte_ether_addr *mac);
 json_t *route_list(void);
 
 /* neigh.c: next hops on uplinks, resolved with ARP / ND (control path) */

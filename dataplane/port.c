@@ -14,7 +14,7 @@
 #include "log.h"
 
 static const struct port_ops *const port_kinds[] = {
-	&port_memif_ops, &port_veth_ops, &port_eth_ops,
+	&port_memif_ops, &port_veth_ops, &port_eth_ops, &port_ib_ops,
 };
 
 struct port *port_find(const char *name)

@@ -304,6 +304,27 @@ void route_del_port(uint16_t port)
 			routes[i].used = false;
 }
 
+void route_del_nexthop(uint16_t port, const struct rte_ether_addr *mac)
+{
+	bool any = false;
+
+	for (int i = 0; i < ROUTE_MAX; i++)
+		if (routes[i].used && routes[i].port == port && !routes[i].has_via &&
+		    rte_is_same_ether_addr(&dp.nh[i + 1].mac, mac)) {
+			if (routes[i].installed)
+				fib_apply(&routes[i], 0, false);
+			routes[i].installed = false;
+			any = true;
+		}
+	if (!any)
+		return;
+	dp_sync();
+	for (int i = 0; i < ROUTE_MAX; i++)
+		if (routes[i].used && routes[i].port == port && !routes[i].has_via &&
+		    rte_is_same_ether_addr(&dp.nh[i + 1].mac, mac))
+			routes[i].used = false;
+}
+
 json_t *route_list(void)
 {
 	json_t *a = json_array();
@@ -320,10 +341,12 @@ json_t *route_list(void)
 		rte_ether_format_addr(mac, sizeof(mac), &dp.nh[i + 1].mac);
 		if (r->has_via)
 			inet_ntop(r->family, r->via, via, sizeof(via));
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b, s:s?, s:b}",
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b, s:s?, s:s?, s:b}",
 			"prefix", buf, "port", dp.ports[r->port]->args.name,
 			"mac", r->installed ? mac : "", "pod", r->owned,
-			"via", r->has_via ? via : NULL, "installed", r->installed));
+			"via", r->has_via ? via : NULL,
+			"peer", port_ib_peer_name(dp.ports[r->port], &dp.nh[i + 1].mac),
+			"installed", r->installed));
 	}
 	return a;
 }

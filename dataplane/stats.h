@@ -18,7 +18,12 @@
 	X(TX_FULL,       "tx_full")        /* output queue full */ \
 	X(HAIRPIN,       "hairpin")        /* route points back out the input pod port */ \
 	X(NEIGH_IGNORED, "neigh_ignored")  /* ARP/ND not for the gateway */ \
-	X(FILTER,        "filter")         /* an eBPF filter said drop */
+	X(FILTER,        "filter")         /* an eBPF filter said drop */ \
+	X(NO_PEER,       "no_peer")        /* ib: the route's peer is gone */ \
+	X(TOO_BIG,       "too_big")        /* ib: larger than the fabric MTU */ \
+	X(UNKNOWN_PEER,  "unknown_peer")   /* ib: sender GID is no peer of the uplink */ \
+	X(PARTITION,     "partition")      /* ib: another partition's packet */ \
+	X(IB_ERROR,      "ib_error")       /* ib: receive completed in error */
 
 enum drop_reason {
 #define X(id, name) DROP_##id,

@@ -120,34 +120,44 @@
  * restart the uplink ports are added again, then the peers' routes.
  */
 /* name (also the data plane port's; not sh/sm + 10 hex digits, which are
- * pod ports), devargs (a DPDK device, e.g. "net_af_packet0,iface=eth1"),
- * ips[] (1 to 8 addresses, no length: the uplink's own, answered for by
- * ARP/ND) -> the uplink. Creates or replaces (the port is re-added; its
- * peers' routes follow). AGENT_E_BUSY when a peer would lose the address
- * family it is reached by. */
+ * pod ports), [kind] ("eth", the default, or "ib"), devargs (eth: a DPDK
+ * device, e.g. "net_af_packet0,iface=eth1"; ib: an RDMA device port
+ * "DEVICE:PORT[,gid_index=N][,pkey=P][,qkey=Q]", e.g. "mlx5_0:1"),
+ * eth: ips[] (1 to 8 addresses, no length: the uplink's own, answered
+ * for by ARP/ND); ib: prefixes[] (1 to 16 "addr/len": the partition's
+ * address space, its network's pod prefixes on every node; other
+ * addresses are kept off the uplink) -> the uplink. Creates or replaces
+ * (the port is re-added; its peers' routes follow). AGENT_E_BUSY when a
+ * peer would lose the address family it is reached by, or the kind it
+ * was added for. */
 #define AGENT_M_UPLINK_SET  "uplink.set"
 /* name -> {}; AGENT_E_BUSY while a peer uses it, AGENT_E_DATAPLANE while
  * the data plane is away (its port would be left behind). */
 #define AGENT_M_UPLINK_DEL  "uplink.del"
-/* -> dataplane (connected), uplinks[] {name, devargs, ips, peers (how
- * many use it), in_dataplane, [up, mac, driver], dp_error}. reads */
+/* -> dataplane (connected), uplinks[] {name, kind, devargs, ips,
+ * [prefixes] (ib), peers (how many use it), in_dataplane, [up, mac,
+ * driver], [fabric] (ib: the node's own UD address {gid, qpn, qkey, pkey,
+ * mtu, ...}, what the other nodes' peer.add takes), dp_error}. reads */
 #define AGENT_M_UPLINK_LIST "uplink.list"
-/* name, uplink, address (the peer node's uplink address, v4 or v6),
- * prefixes[] (1 to 16 "addr/len", the pod prefixes it hosts; of the
- * address's family: a dual-stack peer is two peers), [fabric] {gid (16
- * bytes in IPv6 form), qpn (2 to 2^24-1), qkey (32 bits), pkey (16 bits,
- * not 0x0000/0x8000)} (for the ib uplink; stored and validated) -> the
- * peer. Each prefix is routed: route.add {prefix, port: uplink, via:
- * address}. Refused: prefixes overlapping another peer's or one of this
+/* name, uplink, address (eth uplinks: the peer node's uplink address, v4
+ * or v6; absent on ib uplinks), prefixes[] (1 to 16 "addr/len", the pod
+ * prefixes it hosts; on eth of the address's family: a dual-stack peer is
+ * two peers), fabric {gid (16 bytes in IPv6 form), qpn (2 to 2^24-1),
+ * qkey (32 bits), pkey (16 bits, not 0x0000/0x8000)} (required on ib
+ * uplinks: the peer's uplink's fabric address; P_Key and Q_Key must be
+ * this uplink's) -> the peer. Each prefix is routed: eth: route.add
+ * {prefix, port: uplink, via: address}; ib: the data plane's peer.add
+ * (address handle), then route.add {prefix, port: uplink, peer: name}. Refused: prefixes overlapping another peer's or one of this
  * node's networks (AGENT_E_EXISTS naming both). Idempotent for the same
  * parameters; AGENT_E_EXISTS for others. */
 #define AGENT_M_PEER_ADD  "peer.add"
 /* name -> {}: its routes are removed. */
 #define AGENT_M_PEER_DEL  "peer.del"
-/* -> dataplane (connected), peers[] {name, uplink, address, prefixes,
+/* -> dataplane (connected), peers[] {name, uplink, [address], prefixes,
  * [fabric], routes[] {prefix, in_dataplane, installed (route.list's:
  * the next hop is resolved)}, neighbour {state: resolved | resolving |
- * absent | unknown (data plane away), mac}}. reads */
+ * absent | unknown (data plane away), mac} (ib: resolved once the data
+ * plane has the peer's address handle)}. reads */
 #define AGENT_M_PEER_LIST "peer.list"
 
 #define AGENT_DIR_FROM_POD "from_pod"

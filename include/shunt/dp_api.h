@@ -24,10 +24,13 @@
 /* Methods. */
 #define DP_M_VERSION    "version"
 #define DP_M_PORT_ADD   "port.add"    /* name, kind, ... -> id, mac, driver;
-				       * eth: devargs, [ips] (own addresses) */
+				       * eth: devargs, [ips] (own addresses);
+				       * ib: devargs "DEVICE:PORT[,gid_index=N]
+				       * [,pkey=P][,qkey=Q]" -> also fabric
+				       * {gid, qpn, qkey, pkey, mtu, ...} */
 #define DP_M_PORT_DEL   "port.del"    /* name */
 #define DP_M_PORT_LIST  "port.list"   /* -> ports[] */
-#define DP_M_ROUTE_ADD  "route.add"   /* prefix, port, [mac | via] */
+#define DP_M_ROUTE_ADD  "route.add"   /* prefix, port, [mac | via | peer (ib)] */
 #define DP_M_ROUTE_DEL  "route.del"   /* prefix */
 #define DP_M_ROUTE_LIST "route.list"  /* -> routes[] */
 #define DP_M_NEIGH_LIST "neigh.list"  /* -> neighbours[] (uplink next hops) */
@@ -44,6 +47,12 @@
 #define DP_M_FILTER_RULES  "filter.rules"   /* port, dir, [index], rules: no reload */
 #define DP_M_FILTER_LIST   "filter.list"    /* -> loaded[], attached[] with stats */
 #define DP_M_FILTER_STATS  "filter.stats"   /* the same as filter.list */
+/* Peers of an ib uplink (another node's UD address on the partition):
+ * port, name, gid (IPv6 form), qpn, qkey, pkey. P_Key and Q_Key must be
+ * the uplink's. Idempotent for the same gid and qpn. */
+#define DP_M_PEER_ADD   "peer.add"
+#define DP_M_PEER_DEL   "peer.del"    /* port, name: its routes go too */
+#define DP_M_PEER_LIST  "peer.list"   /* -> peers[] {port, name, gid, qpn, ...} */
 #define DP_M_CONFIG_GET "config.get"
 #define DP_M_CONFIG_SET "config.set"  /* any of the config keys below */
 
@@ -51,6 +60,7 @@
 #define DP_PORT_MEMIF "memif"   /* pod port: memif server in the pod's netns */
 #define DP_PORT_VETH  "veth"    /* pod port: host end of a veth */
 #define DP_PORT_ETH   "eth"     /* uplink: any DPDK device by devargs */
+#define DP_PORT_IB    "ib"      /* uplink: a verbs device port, UD QPs */
 
 /* Config keys (config.get/config.set). */
 #define DP_CFG_BURST         "burst"          /* 1..256 */
