@@ -40,9 +40,8 @@ static const struct option longopts[] = {
 	/* ncclperf */
 	{ "transport", required_argument, 0, 'T' },
 	{ "xport-opt", required_argument, 0, OPT_XOPT },
-	/* Transport-specific spellings go here and end up in o->xo, e.g. for
-	 * memif: { "memif", ... OPT_MEMIF } -> xport_opts_add("memif=SOCK"),
-	 * "memif-ip" -> "ip=IP", "memif-mac" -> "mac=MAC". */
+	/* Transport options (memif=SOCK, ip=, mac= for memif) come as
+	 * --xport-opt KEY=VALUE, or in the launcher's --pod. */
 	{ "rank", required_argument, 0, OPT_RANK },
 	{ "nranks", required_argument, 0, OPT_NRANKS },
 	{ "root", required_argument, 0, OPT_ROOT },

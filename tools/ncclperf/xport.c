@@ -7,9 +7,10 @@
 
 #include "xport.h"
 
-/* One line per transport. memif: add `&xport_memif_type,` (xport_memif.c). */
+/* One line per transport. */
 static const struct xport_type *const xport_table[] = {
 	&xport_socket_type,
+	&xport_memif_type,
 	NULL
 };
 

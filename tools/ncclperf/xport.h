@@ -17,7 +17,7 @@ struct bootstrap;
 
 typedef void xport_combine_fn(void *arg, size_t off, const void *src, size_t len);
 
-struct xport_req { unsigned char opaque[128]; };   /* transport-owned state */
+struct xport_req { unsigned char opaque[256] __attribute__((aligned(16))); };   /* transport-owned state */
 
 struct xport_ops {
 	const char *name;
@@ -73,7 +73,7 @@ struct xport_type {
 };
 
 extern const struct xport_type xport_socket_type;
-/* extern const struct xport_type xport_memif_type;   (xport_memif.c) */
+extern const struct xport_type xport_memif_type;    /* xport_memif.c */
 
 /* The transport called name, or NULL. */
 const struct xport_type *xport_type_find(const char *name);
