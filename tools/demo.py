@@ -86,7 +86,7 @@ def pod_spec(ns, result):
 # data plane: a 50 us sleep when idle would add to every small message.
 DP_ARGS = os.environ.get("SHUNT_DEMO_DP_ARGS", "--idle-sleep-us 0").split()
 say("starting shunt-dataplane (control on CPU 0, its worker busy-polls CPU 1; "
-    "the ranks are not pinned) and shuntd")
+    "the ranks will share CPU 0) and shuntd")
 dp = DataPlane("demo", args=["--log-level", "info"] + DP_ARGS).start()
 ag = Agent(dp, "demo", args=["--log-level", "info"]).start()
 conf = dict(NETWORK, socket=ag.sock)
@@ -112,7 +112,8 @@ specs = [pod_spec(ns, res) for ns, res in pods]
 rc = 0
 for transport in ("memif", "socket"):
     say("ncclperf all_reduce, 2 ranks, transport %s" % transport)
-    cmd = [NCCLPERF, "all_reduce", "-T", transport]
+    # The ranks share CPU 0; the data plane's worker has CPU 1 to itself.
+    cmd = ["taskset", "-c", "0", NCCLPERF, "all_reduce", "-T", transport]
     for s in specs:
         cmd += ["--pod", s]
     r = subprocess.run(cmd + nccl_args)
