@@ -53,31 +53,13 @@
 /* Bookkeeping                                                               */
 /* ------------------------------------------------------------------------ */
 
-static int n_pass, n_fail;
+#include "unit/check.h"
+
 static char g_tag[64];			/* unique per run: names, prefixes */
 static unsigned int g_seq;
 static struct rte_mempool *g_pool;
 static struct rte_rcu_qsbr *g_qsbr;
 static char g_self[4096];		/* this binary, for re-exec */
-
-static void check(bool ok, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void check(bool ok, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		n_pass++;
-		return;
-	}
-	n_fail++;
-	fprintf(stderr, "FAIL line %d: ", line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-#define CHECK(cond, ...) check(!!(cond), __LINE__, __VA_ARGS__)
 
 static uint64_t now_ms(void)
 {

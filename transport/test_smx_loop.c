@@ -31,26 +31,7 @@
 #include "memif_server.h"
 #include "smx_internal.h"
 
-static int n_pass, n_fail;
-
-static void check(int ok, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void check(int ok, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		n_pass++;
-		return;
-	}
-	n_fail++;
-	fprintf(stderr, "FAIL line %d: ", line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-#define CHECK(c, ...) check(!!(c), __LINE__, __VA_ARGS__)
+#include "unit/check.h"
 
 /* ---- the switch ---- */
 
