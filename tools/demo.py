@@ -7,7 +7,8 @@ them over memif (kernel bypass through the data plane) and over socket
 (TCP on the pods' veth interfaces, through the same data plane). Prints
 both tables; everything it made is removed at exit, Ctrl-C included.
 
-  tools/demo.py [--build DIR] [--keep-logs] [ncclperf options]
+  tools/demo.py [--build DIR] [--keep-logs] [--collectives all_reduce,...]
+                [--transports memif,socket] [ncclperf options]
 Extra arguments go to ncclperf (default: -b 8 -e 64M -f 4 -w 5).
 SHUNT_DEMO_DP_ARGS: the data plane's options (default --idle-sleep-us 0)."""
 import argparse
@@ -22,6 +23,10 @@ sys.path.insert(0, os.path.join(HERE, "../tests/lib"))
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 ap.add_argument("--build", default=os.path.join(HERE, "../build"))
+ap.add_argument("--collectives", default="all_reduce",
+                help="comma-separated ncclperf collectives (default all_reduce)")
+ap.add_argument("--transports", default="memif,socket",
+                help="comma-separated transports (default memif,socket)")
 ap.add_argument("--keep-logs", action="store_true",
                 help="keep the data plane's and shuntd's logs (their paths are printed)")
 opt, nccl_args = ap.parse_known_args()
@@ -110,15 +115,17 @@ for name in ("a", "b"):
 
 specs = [pod_spec(ns, res) for ns, res in pods]
 rc = 0
-for transport in ("memif", "socket"):
-    say("ncclperf all_reduce, 2 ranks, transport %s" % transport)
-    # The ranks share CPU 0; the data plane's worker has CPU 1 to itself.
-    cmd = ["taskset", "-c", "0", NCCLPERF, "all_reduce", "-T", transport]
-    for s in specs:
-        cmd += ["--pod", s]
-    r = subprocess.run(cmd + nccl_args)
-    if r.returncode:
-        print("demo: ncclperf over %s exited %d" % (transport, r.returncode), file=sys.stderr)
-        rc = 1
+for coll in opt.collectives.split(","):
+    for transport in opt.transports.split(","):
+        say("ncclperf %s, 2 ranks, transport %s" % (coll, transport))
+        # The ranks share CPU 0; the data plane's worker has CPU 1 to itself.
+        cmd = ["taskset", "-c", "0", NCCLPERF, coll, "-T", transport]
+        for s in specs:
+            cmd += ["--pod", s]
+        r = subprocess.run(cmd + nccl_args)
+        if r.returncode:
+            print("demo: ncclperf %s over %s exited %d" % (coll, transport, r.returncode),
+                  file=sys.stderr)
+            rc = 1
 say("removing the pods, shuntd and the data plane")
 sys.exit(rc)
