@@ -205,7 +205,14 @@ int smx_peer_add(struct smx *s, const char *addr, uint16_t port)
 	p->ip = a.s_addr;
 	p->port = port;
 	p->heard_at = smx_now_ns();
-	return (int)s->npeers++;
+	s->npeers++;
+	/* All peers at once may fill half of a receiver's ring. */
+	s->frames_cap = s->m.ring_size / 2 / s->npeers;
+	if (s->frames_cap < 4)
+		s->frames_cap = 4;
+	if (s->frames_cap > SMX_MAX_FRAMES_INFLIGHT)
+		s->frames_cap = SMX_MAX_FRAMES_INFLIGHT;
+	return (int)s->npeers - 1;
 }
 
 static int smx_post_check(struct smx *s, int peer, struct smx_req *r)

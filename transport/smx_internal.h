@@ -22,6 +22,9 @@ struct smx_queue {
 	struct smx_req *head, *tail;
 };
 
+/* Frames in flight per peer, at most (and half the ring over all peers). */
+#define SMX_MAX_FRAMES_INFLIGHT 128
+
 struct smx_peer {
 	uint32_t ip;			/* network order */
 	uint16_t port;
@@ -41,6 +44,11 @@ struct smx_peer {
 	unsigned int backoff;
 	bool rto_resend;		/* timeout: resend the first unacked frame */
 	uint64_t rto_probe_end;		/* end of that resent frame (0: none) */
+	/* Ends of the frames sent in [snd_una, snd_nxt), oldest first: the
+	 * bytes window does not bound frames, and every frame takes one
+	 * slot of the receiver's ring however small (smx_tx_peer). */
+	uint64_t fr_end[SMX_MAX_FRAMES_INFLIGHT];
+	unsigned int fr_head, fr_n;
 
 	/* receiving */
 	struct smx_queue rq;		/* irecvs, oldest first */
@@ -74,6 +82,7 @@ struct smx {
 	int fatal;			/* -ENOTCONN once the server left */
 	unsigned int checks;		/* progress calls since the socket check */
 	unsigned int npeers;
+	unsigned int frames_cap;	/* frames in flight per peer (smx_peer_add) */
 	struct smx_peer *peers;		/* [SMX_MAX_PEERS] */
 	struct smx_stats st;
 };

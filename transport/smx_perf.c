@@ -25,7 +25,7 @@
 #include <time.h>
 #include "shunt/smx.h"
 
-#define PERF_MAX_DEPTH 16
+#define PERF_MAX_DEPTH 1024
 
 struct perf {
 	struct smx *s;

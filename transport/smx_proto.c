@@ -38,6 +38,7 @@ static void smx_peer_reset(struct smx *s, struct smx_peer *p, uint32_t session)
 {
 	smx_req_fail_all(p, -ECONNRESET);
 	p->snd_end = p->snd_una = p->snd_nxt = p->snd_max = p->peer_wnd = 0;
+	p->fr_head = p->fr_n = 0;
 	p->rcv_nxt = p->rcv_posted = p->ack_sent = p->wnd_sent = 0;
 	p->recovering = false;
 	p->rto_resend = false;
@@ -336,6 +337,14 @@ static int smx_tx_peer(struct smx *s, struct smx_peer *p)
 			}
 		}
 	}
+	/* Frames acked, or to be sent again after a go-back: not in flight. */
+	while (p->fr_n > 0 && p->fr_end[p->fr_head] <= p->snd_una) {
+		p->fr_head = (p->fr_head + 1) % SMX_MAX_FRAMES_INFLIGHT;
+		p->fr_n--;
+	}
+	while (p->fr_n > 0 &&
+	       p->fr_end[(p->fr_head + p->fr_n - 1) % SMX_MAX_FRAMES_INFLIGHT] > p->snd_nxt)
+		p->fr_n--;
 	/* Nothing new until the resent frame's ack tells lost from slow. */
 	for (; p->rto_probe_end == 0;) {
 		uint64_t cap = p->snd_una + s->window;
@@ -343,6 +352,12 @@ static int smx_tx_peer(struct smx *s, struct smx_peer *p)
 		struct smx_req *r;
 		uint64_t msg_left;
 		uint32_t len;
+
+		/* Small messages make small frames, each a slot of the
+		 * receiver's ring (of our size, as every rank's default):
+		 * the data plane drops what finds the ring full. */
+		if (p->fr_n >= s->frames_cap)
+			break;
 
 		if (p->peer_wnd < lim)
 			lim = p->peer_wnd;
@@ -370,6 +385,8 @@ static int smx_tx_peer(struct smx *s, struct smx_peer *p)
 		p->snd_nxt += len;
 		if (p->snd_nxt > p->snd_max)
 			p->snd_max = p->snd_nxt;
+		p->fr_end[(p->fr_head + p->fr_n) % SMX_MAX_FRAMES_INFLIGHT] = p->snd_nxt;
+		p->fr_n++;
 		sent++;
 	}
 	if (p->ack_now || p->probe_now || p->rcv_posted > p->wnd_sent ||

@@ -81,7 +81,8 @@ static void usage(FILE *f, const char *prog)
 "  -T,--transport NAME  (socket)   --xport-opt KEY=VAL\n"
 "  --timeout SEC       bootstrap/connect timeout, and the longest a rank waits\n"
 "                      with no data moving (default 60)\n"
-"  --slice SIZE        pipeline slice of ring/chain steps (default 512K)\n"
+"  --slice SIZE        pipeline slice of ring/chain steps (default: the\n"
+"                      transport's, 512K for socket, 8K for memif)\n"
 "  --counts N,N,...    exact element counts instead of -b/-e (no 16-byte rounding)\n"
 "transports:\n", prog);
 	for (const struct xport_type *const *t = xport_types(); *t; t++)
@@ -247,13 +248,18 @@ static void defaults(struct np_opts *o)
 	o->dtype = DT_FLOAT;
 	o->op = OP_SUM;
 	o->timeout_ms = 60000;
-	o->slice_bytes = 512 * 1024;
+	o->slice_bytes = 0;		/* the transport's (xport_type.slice) */
 	o->xport = "socket";
 }
 
 /* One rank: bootstrap, transport, benchmark. */
 static int run_rank(struct np_opts *o)
 {
+	if (o->slice_bytes == 0) {
+		const struct xport_type *t = xport_type_find(o->xport);
+
+		o->slice_bytes = t && t->slice ? t->slice : 512 * 1024;
+	}
 	struct bootstrap *bs = NULL;
 	struct xport x;
 	char err[256];

@@ -67,6 +67,10 @@ int xport_opts_add(struct xport_opts *o, const char *kv);
 struct xport_type {
 	const char *name;
 	const char *help;   /* one line for --help */
+	/* Default pipeline slice (0: 512K). memif wants small ones: a slice
+	 * is a frame, and small frames stay in cache from the sender's
+	 * copy through the data plane's to the receiver's reduction. */
+	size_t slice;
 	/* Connect this rank to every other one, using bs for the exchange of
 	 * addresses. Fills x (ops, desc, priv). 0 or -errno with x->err set. */
 	int (*open)(struct xport *x, struct bootstrap *bs, const struct xport_opts *o);

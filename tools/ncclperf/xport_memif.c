@@ -257,4 +257,5 @@ const struct xport_type xport_memif_type = {
 		"(options memif=SOCKET ip=ADDR mac=MAC [port= window= frame= ring= "
 		"peer_timeout=])",
 	.open = memif_open,
+	.slice = 8 * 1024,
 };
