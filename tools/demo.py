@@ -73,7 +73,9 @@ def cni(command, conf, cid, ns):
     r = subprocess.run([os.path.join(BUILD, "cni", "shunt")], input=json.dumps(conf),
                        capture_output=True, text=True, env=env, timeout=60)
     if r.returncode:
-        raise SystemExit("demo: CNI %s of %s failed: %s" % (command, cid, r.stdout or r.stderr))
+        # RuntimeError, not SystemExit: a failed DEL at exit must not stop
+        # the clean-ups after it.
+        raise RuntimeError("CNI %s of %s failed: %s" % (command, cid, r.stdout or r.stderr))
     return json.loads(r.stdout) if r.stdout.strip() else None
 
 
@@ -105,7 +107,10 @@ else:
 pods = []
 for name in ("a", "b"):
     ns = NetNS("demo-" + name)
-    res = cni("ADD", conf, "demo-" + name, ns)
+    try:
+        res = cni("ADD", conf, "demo-" + name, ns)
+    except RuntimeError as e:
+        sys.exit("demo: %s" % e)
     # LIFO: the DEL runs before the namespace goes.
     at_exit(lambda ns=ns, cid="demo-" + name: cni("DEL", conf, cid, ns))
     pods.append((ns, res))
