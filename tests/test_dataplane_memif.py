@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from shunt import DataPlane, Pod, check, done, require_root, wait_for, reap  # noqa: E402
-from memifpod import testpmd  # noqa: E402
+from memifpod import testpmd, stop  # noqa: E402
 
 require_root()
 KILLS = int(os.environ.get("SHUNT_KILLS", "50"))
@@ -53,7 +53,7 @@ st = dp.stats("ma")
 check(st["rx_pkts"] > 0 and st["tx_pkts"] > 0, "memif port counters (rx %d tx %d)" % (
     st["rx_pkts"], st["tx_pkts"]))
 for p in procs:
-    reap(p)
+    stop(p)
 
 # --- kill the pod under load ---------------------------------------------
 # Pod b's client floods pod c with UDP from its own address (rx path of the
@@ -110,7 +110,7 @@ ok, out = c.ping("10.53.0.3", count=3, timeout=20)
 check(ok, "a new client on the same port works after the kills")
 if not ok:
     print(out, dp.call("port.list"), dp.stats("mb"), b.exec("ip addr; ip neigh").stdout)
-reap(p)
+stop(p)
 
 # Port removal while a client is connected, then the name is free again.
 p = testpmd(b, sb)
@@ -118,6 +118,6 @@ wait_for(lambda: {q["name"]: q for q in dp.call("port.list")["ports"]}["mb"]["up
 dp.call("port.del", name="mb")
 sb, pb = memif_port(b, "mb")
 check(pb["socket"] == sb, "memif port re-created with the same socket name")
-reap(p)
+stop(p)
 check(dp.alive(), "data plane alive")
 done()

@@ -7,7 +7,10 @@ pod apps use. Two shapes:
   - txonly/rxonly: a load generator.
 """
 import subprocess
+import threading
 import itertools
+
+from shunt import reap
 
 _seq = itertools.count()
 
@@ -30,3 +33,24 @@ def testpmd(pod, socket, mode="bridge", mac=None, ip_src=None, ip_dst=None,
     args += ["--auto-start", "--total-num-mbufs=4096", "--txd=256", "--rxd=256"]
     return pod.popen(args, stdin=subprocess.PIPE,
                      stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def stop(proc, timeout=10):
+    """End a testpmd the way an operator does: Enter on its stdin, so it
+    stops its ports (the tap in the pod included) and exits. SIGKILLing a
+    bridge-mode testpmd left its parent spinning for minutes in the
+    kernel while reaping it (wait4 -> release_task ->
+    proc_invalidate_siblings_dcache -> shrink_dcache_parent), three times
+    in clean-clone runs; the kill tests kill txonly clients, which have
+    no tap. Falls back to reap() when it does not exit."""
+    try:
+        proc.stdin.write(b"\n")
+        proc.stdin.close()
+    except (OSError, ValueError):
+        pass
+    t = threading.Thread(target=proc.wait, daemon=True)
+    t.start()
+    t.join(timeout)
+    if proc.returncode is None:
+        return reap(proc)
+    return True

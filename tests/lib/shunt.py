@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import tempfile
 import time
 
@@ -272,6 +273,20 @@ def reap(proc, timeout=30):
     exiting is left to the kernel with its state printed."""
     if proc.returncode is not None:
         return True
+    # In a daemon thread, so that even a system call that never returns
+    # cannot hold the test: os.waitpid releases the GIL.
+    out = []
+    t = threading.Thread(target=lambda: out.append(_reap(proc, timeout)), daemon=True)
+    t.start()
+    t.join(timeout + 5)
+    if not out:
+        print("warning: reaping pid %d did not return in %d s (state %s)" % (
+            proc.pid, timeout + 5, _proc_state(proc.pid)))
+        return False
+    return out[0]
+
+
+def _reap(proc, timeout):
     try:
         os.kill(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
