@@ -164,7 +164,7 @@ int filter_chain_check(struct agent *ag, json_t *chain, const char *field,
 		       struct jsonl_error *e)
 {
 	static const char *const known[] = { "filter", "rules", "rate",
-		"watch_drops", NULL };
+		"watch_drops", "flow_cache", NULL };
 	json_t *el, *v;
 	const char *key, *name;
 	size_t i;
@@ -172,7 +172,8 @@ int filter_chain_check(struct agent *ag, json_t *chain, const char *field,
 	if (!json_is_array(chain) || json_array_size(chain) == 0 ||
 	    json_array_size(chain) > STATE_CHAIN_MAX) {
 		jsonl_fail(e, AGENT_E_PARAMS, "'%s' must be an array of 1 to %d "
-			   "{filter, [rules], [rate], [watch_drops]}", field,
+			   "{filter, [rules], [rate], [watch_drops], [flow_cache]}",
+			   field,
 			   STATE_CHAIN_MAX);
 		return -EINVAL;
 	}
@@ -189,7 +190,8 @@ int filter_chain_check(struct agent *ag, json_t *chain, const char *field,
 				;
 			if (known[k] == NULL) {
 				jsonl_fail(e, AGENT_E_PARAMS, "'%s[%zu].%.64s': unknown "
-					   "field (filter, rules, rate, watch_drops)",
+					   "field (filter, rules, rate, watch_drops, "
+					   "flow_cache)",
 					   field, i, key);
 				return -EINVAL;
 			}
@@ -221,6 +223,12 @@ int filter_chain_check(struct agent *ag, json_t *chain, const char *field,
 		v = json_object_get(el, "watch_drops");
 		if (v != NULL && !json_is_boolean(v)) {
 			jsonl_fail(e, AGENT_E_PARAMS, "'%s[%zu].watch_drops' must be "
+				   "a boolean", field, i);
+			return -EINVAL;
+		}
+		v = json_object_get(el, "flow_cache");
+		if (v != NULL && !json_is_boolean(v)) {
+			jsonl_fail(e, AGENT_E_PARAMS, "'%s[%zu].flow_cache' must be "
 				   "a boolean", field, i);
 			return -EINVAL;
 		}

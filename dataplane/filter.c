@@ -45,6 +45,7 @@ _Static_assert(sizeof(struct filter_sample) % 4 == 0, "ring element size");
 #define SAMPLE_RING 256
 
 static uint32_t inst_seq;  /* unique ring names */
+static uint32_t chain_seq; /* chain ids (control thread only) */
 
 /* ---- loading ------------------------------------------------------------ */
 
@@ -63,6 +64,22 @@ static int names_read(Elf_Data *d, char (*names)[SHUNT_NAME_LEN],
 	}
 	*n = (unsigned int)cnt;
 	return 0;
+}
+
+/* Helpers a SHUNT_FLOW_CACHEABLE filter may call: their results depend on
+ * the tables only (covered by the cache's epoch), or they are counter adds
+ * the cache records and replays. */
+static bool helper_is_pure(const char *name)
+{
+	static const char *const pure[] = {
+		"shunt_lookup", "shunt_lpm4", "shunt_lpm6", "shunt_array",
+		"shunt_counter_add",
+	};
+
+	for (unsigned int i = 0; i < RTE_DIM(pure); i++)
+		if (strcmp(name, pure[i]) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -126,6 +143,8 @@ static int elf_check(const char *path, int fd, struct filter *f, char *err,
 				 sizeof(others) - strlen(others), "%s%s",
 				 others[0] ? ", " : "",
 				 sn + strlen(SHUNT_FILTER_SECTION_PREFIX));
+		} else if (strcmp(sn, SHUNT_CACHEABLE_SECTION) == 0) {
+			f->cacheable = true;
 		} else if (strcmp(sn, SHUNT_REASONS_SECTION) == 0 ||
 			   strcmp(sn, SHUNT_COUNTERS_SECTION) == 0) {
 			Elf_Data *d = elf_getdata(scn, NULL);
@@ -216,6 +235,15 @@ static int elf_check(const char *path, int fd, struct filter *f, char *err,
 			if (k == filter_n_xsym) {
 				snprintf(err, errlen, "%s: calls or uses \"%s\", "
 					 "which is not a shunt helper", path, name);
+				rc = -EINVAL;
+				goto out;
+			}
+			if (f->cacheable && !helper_is_pure(name)) {
+				snprintf(err, errlen, "%s: declares "
+					 "SHUNT_FLOW_CACHEABLE but calls %s, "
+					 "whose effect is not a function of the "
+					 "flow (drop the declaration or the call)",
+					 path, name);
 				rc = -EINVAL;
 				goto out;
 			}
@@ -483,6 +511,7 @@ int filter_inst_bind(struct filter_inst *fi, unsigned int slot,
 		filter_table_get(t);
 	old = fi->slot[slot];
 	__atomic_store_n(&fi->slot[slot], t, __ATOMIC_RELEASE);
+	filter_epoch_bump();
 	if (old != NULL) {
 		if (qsbr != NULL)
 			rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
@@ -554,6 +583,9 @@ int filter_chain_build(struct filter_inst *const *insts,
 		return -ENOMEM;
 	}
 	c->n = n;
+	if (++chain_seq == 0)
+		chain_seq = 1;  /* 0 marks an empty cache entry */
+	c->id = chain_seq;
 	if (meta != NULL)
 		c->meta = *meta;
 	for (unsigned int i = 0; i < n; i++) {
@@ -562,6 +594,12 @@ int filter_chain_build(struct filter_inst *const *insts,
 		c->e[i].jit = insts[i]->f->jit;
 		c->e[i].bpf = insts[i]->f->bpf;
 		c->e[i].flags = flags ? flags[i] : 0;
+		/* the cache covers the chain's head of cacheable filters */
+		if (c->n_cache == i && filter_cache_enabled() &&
+		    insts[i]->f->cacheable &&
+		    !(c->e[i].flags & (FILTER_ELEM_WATCH_DROPS |
+				       FILTER_ELEM_NO_CACHE)))
+			c->n_cache = i + 1;
 	}
 	*out = c;
 	return 0;
@@ -595,20 +633,14 @@ unsigned int filter_chain_len(const struct filter_chain *c)
 	return c ? c->n : 0;
 }
 
+unsigned int filter_chain_n_cached(const struct filter_chain *c)
+{
+	return c ? c->n_cache : 0;
+}
+
 /* ---- data path ---------------------------------------------------------- */
 
-/* A frame whose buffer ends before SHUNT_WINDOW bytes is copied here, so a
- * filter's in-window read never leaves memory we own. Rare: mbufs have
- * 2 KiB of room. */
-static __thread uint8_t short_copy[FILTER_BURST][SHUNT_WINDOW];
-
-static inline uint64_t run_one(const struct filter_chain_elem *e,
-			       struct shunt_ctx *ctx)
-{
-	if (likely(e->jit != NULL))
-		return e->jit(ctx);
-	return rte_bpf_exec(e->bpf, ctx);
-}
+__thread uint8_t filter_short_copy[FILTER_BURST][SHUNT_WINDOW];
 
 static uint16_t chain_run_part(const struct filter_chain *c, unsigned int w,
 			       struct rte_mbuf **pkts, uint16_t n,
@@ -617,32 +649,21 @@ static uint16_t chain_run_part(const struct filter_chain *c, unsigned int w,
 	struct shunt_ctx ctx[FILTER_BURST];
 	uint8_t live[FILTER_BURST], dead[FILTER_BURST];
 	uint16_t nlive = n, ndead = 0;
+	unsigned int k0 = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct shunt_ctx *x = &ctx[i];
-
-		x->data = rte_pktmbuf_mtod(m, const uint8_t *);
-		x->len = rte_pktmbuf_data_len(m);
-		x->pkt_len = rte_pktmbuf_pkt_len(m);
-		if (unlikely((uint32_t)m->buf_len - m->data_off < SHUNT_WINDOW)) {
-			uint32_t l = RTE_MIN(x->len, (uint32_t)SHUNT_WINDOW);
-
-			memcpy(short_copy[i], x->data, l);
-			memset(short_copy[i] + l, 0, SHUNT_WINDOW - l);
-			x->data = short_copy[i];
-		}
-		x->reserved0 = 0;
-		x->port = c->meta.port;
-		x->dir = c->meta.dir;
-		x->pod_index = c->meta.pod_index;
-		x->tenant = c->meta.tenant;
-		x->mark = 0;
-		x->drop_verdict = 0;
 		verdicts[i] = 0;
 		live[i] = (uint8_t)i;
 	}
-	for (unsigned int k = 0; k < c->n; k++) {
+	/* the cache fills the contexts it needs; otherwise all are */
+	if (c->n_cache != 0 &&
+	    filter_cache_run(c, w, pkts, ctx, verdicts, live, &nlive, dead,
+			     &ndead) == 0)
+		k0 = c->n_cache;
+	else
+		for (uint16_t i = 0; i < n; i++)
+			filter_ctx_fill(c, pkts[i], ctx, i);
+	for (unsigned int k = k0; k < c->n; k++) {
 		const struct filter_chain_elem *e = &c->e[k];
 		struct filter_inst_worker *ws = &e->fi->ws[w];
 		uint16_t out = 0;
@@ -651,7 +672,7 @@ static uint16_t chain_run_part(const struct filter_chain *c, unsigned int w,
 		filter_cur.ws = ws;
 		for (uint16_t j = 0; j < nlive; j++) {
 			uint8_t i = live[j];
-			uint64_t v = run_one(e, &ctx[i]);
+			uint64_t v = filter_run_one(e, &ctx[i]);
 			uint32_t r;
 
 			if (likely(SHUNT_VERDICT_ACTION(v) == 0)) {
@@ -675,7 +696,7 @@ static uint16_t chain_run_part(const struct filter_chain *c, unsigned int w,
 					continue;
 				ctx[i].drop_verdict = (uint32_t)SHUNT_DROP_REASON(
 					FILTER_VERDICT_REASON(verdicts[i]));
-				run_one(e, &ctx[i]);
+				filter_run_one(e, &ctx[i]);
 			}
 		}
 		nlive = out;

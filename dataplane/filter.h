@@ -177,6 +177,9 @@ struct filter_chain_meta {
 /* Per element of filter_chain_build. */
 #define FILTER_ELEM_WATCH_DROPS 1u  /* also run on frames earlier elements
                                      * dropped (verdict ignored) */
+#define FILTER_ELEM_NO_CACHE 2u     /* run on every frame even if the
+                                     * filter is flow-cacheable (and so
+                                     * every element after it) */
 
 /*
  * Build a chain of n (1..FILTER_CHAIN_MAX) instances, run in order; flags
@@ -198,6 +201,8 @@ void filter_chain_free(struct filter_chain *c);
 int filter_chain_publish(struct filter_chain **slot, struct filter_chain *fresh,
 			 struct rte_rcu_qsbr *qsbr);
 unsigned int filter_chain_len(const struct filter_chain *c);
+/* How many of c's leading elements the verdict cache covers. */
+unsigned int filter_chain_n_cached(const struct filter_chain *c);
 
 /* ---- ACL rules (ebpf/acl.c's table, shunt_acl.h) ---------------------- */
 
@@ -252,6 +257,37 @@ uint16_t filter_chain_run(const struct filter_chain *c, unsigned int w,
 uint16_t filter_chain_apply(const struct filter_chain *c, unsigned int w,
 			    struct rte_mbuf **pkts, uint16_t n,
 			    struct rte_mbuf **drops, uint16_t *n_drops);
+
+/* ---- verdict cache ---------------------------------------------------- */
+
+/*
+ * Filters declared SHUNT_FLOW_CACHEABLE (shunt_filter.h) at the head of a
+ * chain run once per flow and worker: each worker keeps a direct-mapped
+ * table of FILTER_CACHE_ENTRIES flows (key: the chain, the frame's
+ * shunt_parse() fields, the table epoch) holding the verdict, the mark,
+ * how far the chain ran and up to FILTER_CACHE_FX counter adds, which a
+ * hit replays, so counters and stats read the same as without the cache.
+ * A new chain misses (its own id); any table change empties every cache
+ * (a new epoch). Frames that are not IP or are malformed always run.
+ */
+#define FILTER_CACHE_ENTRIES 4096
+
+/* On (the default) or off for chains built from now on. */
+void filter_cache_enable(bool on);
+bool filter_cache_enabled(void);
+bool filter_is_cacheable(const struct filter *f);
+
+struct filter_cache_stats {
+	uint64_t hits;      /* frames given a cached verdict */
+	uint64_t misses;    /* run, and their result stored */
+	uint64_t uncached;  /* run, not storable: not IP, malformed, too
+	                     * many counter adds */
+	uint64_t workers;   /* workers with a cache (FILTER_CACHE_ENTRIES
+	                     * entries each) */
+};
+void filter_cache_stats_read(struct filter_cache_stats *s);
+/* Free the workers' caches (at exit, after the workers stopped). */
+void filter_cache_free(void);
 
 /* Run f once on ctx outside any chain, in the JIT or the interpreter
  * (tests, benchmarks); helpers act on instance fi (may be NULL: tables

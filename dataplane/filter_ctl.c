@@ -170,7 +170,8 @@ static int acl_build(json_t *spec, struct shunt_acl *acl, char *err, size_t errl
 	return 0;
 }
 
-/* One chain element from {"filter", ["rules"], ["rate"], ["watch_drops"]}. */
+/* One chain element from {"filter", ["rules"], ["rate"], ["watch_drops"],
+ * ["flow_cache"]}. */
 static int elem_build(struct port *p, int dir, size_t idx, json_t *e,
 		      struct port_filters *pf, unsigned int *flags, char *err,
 		      size_t errlen)
@@ -193,6 +194,8 @@ static int elem_build(struct port *p, int dir, size_t idx, json_t *e,
 	snprintf(pf->fname[i], sizeof(pf->fname[i]), "%s", fname);
 	flags[i] = json_is_true(json_object_get(e, "watch_drops")) ?
 		   FILTER_ELEM_WATCH_DROPS : 0;
+	if (json_is_false(json_object_get(e, "flow_cache")))
+		flags[i] |= FILTER_ELEM_NO_CACHE;
 	if (rules != NULL) {
 		static struct shunt_acl acl;  /* 4 KiB: not on the stack */
 		char tname[64];
@@ -325,8 +328,11 @@ json_t *filter_m_rules(json_t *params, int *code, char *err, size_t errlen)
 	return json_object();
 }
 
-static json_t *elem_json(const struct port_filters *pf, unsigned int i)
+static json_t *elem_json(const struct port *p, int dir,
+			 const struct port_filters *pf, unsigned int i)
 {
+	const struct filter_chain *c =
+		__atomic_load_n(&p->filters[dir], __ATOMIC_ACQUIRE);
 	struct filter *f = filter_inst_filter(pf->inst[i]);
 	struct filter_inst_stats s;
 	json_t *drops = json_object(), *counters = json_object();
@@ -339,21 +345,25 @@ static json_t *elem_json(const struct port_filters *pf, unsigned int i)
 					    json_integer((json_int_t)s.drops[r]));
 	for (unsigned int k = 0; (cn = filter_counter_name(f, k)) != NULL; k++)
 		json_object_set_new(counters, cn, json_integer((json_int_t)s.counters[k]));
-	return json_pack("{s:s, s:b, s:b, s:I, s:o, s:o}", "filter", pf->fname[i],
-			 "jit", filter_is_jit(f), "rules", pf->acl[i] != NULL,
-			 "runs", (json_int_t)s.runs, "drops", drops, "counters", counters);
+	return json_pack("{s:s, s:b, s:b, s:b, s:I, s:o, s:o}", "filter",
+			 pf->fname[i], "jit", filter_is_jit(f), "rules",
+			 pf->acl[i] != NULL, "flow_cached",
+			 i < filter_chain_n_cached(c), "runs", (json_int_t)s.runs,
+			 "drops", drops, "counters", counters);
 }
 
 json_t *filter_m_list(json_t *params, int *code, char *err, size_t errlen)
 {
 	json_t *loaded = json_array(), *att = json_array();
+	struct filter_cache_stats cs;
 
 	(void)params; (void)code; (void)err; (void)errlen;
 	for (int i = 0; i < FILTER_REG_MAX; i++)
 		if (reg[i].f != NULL)
-			json_array_append_new(loaded, json_pack("{s:s, s:b, s:i}",
+			json_array_append_new(loaded, json_pack("{s:s, s:b, s:i, s:b}",
 				"name", reg[i].name, "jit", filter_is_jit(reg[i].f),
-				"insns", (int)filter_n_insns(reg[i].f)));
+				"insns", (int)filter_n_insns(reg[i].f),
+				"flow_cacheable", filter_is_cacheable(reg[i].f)));
 	for (int i = 0; i < DP_MAX_PORTS; i++) {
 		struct port *p = dp.ports[i];
 
@@ -365,10 +375,17 @@ json_t *filter_m_list(json_t *params, int *code, char *err, size_t errlen)
 				continue;
 			}
 			for (unsigned int k = 0; k < p->pf[d]->n; k++)
-				json_array_append_new(chain, elem_json(p->pf[d], k));
+				json_array_append_new(chain, elem_json(p, d, p->pf[d], k));
 			json_array_append_new(att, json_pack("{s:s, s:s, s:o}", "port",
 				p->args.name, "dir", dir_names[d], "chain", chain));
 		}
 	}
-	return json_pack("{s:o, s:o}", "loaded", loaded, "attached", att);
+	filter_cache_stats_read(&cs);
+	return json_pack("{s:o, s:o, s:{s:b, s:I, s:I, s:I, s:I, s:i}}",
+		"loaded", loaded, "attached", att, "cache",
+		"enabled", filter_cache_enabled(), "hits", (json_int_t)cs.hits,
+		"misses", (json_int_t)cs.misses,
+		"uncached", (json_int_t)cs.uncached,
+		"workers", (json_int_t)cs.workers,
+		"entries_per_worker", FILTER_CACHE_ENTRIES);
 }

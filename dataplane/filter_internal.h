@@ -3,8 +3,12 @@
 #ifndef SHUNT_FILTER_INTERNAL_H
 #define SHUNT_FILTER_INTERNAL_H
 
+#include <stdbool.h>
+#include <string.h>
 #include <rte_bpf.h>
+#include <rte_branch_prediction.h>
 #include <rte_common.h>
+#include <rte_mbuf.h>
 #include "filter.h"
 
 struct rte_hash;
@@ -18,6 +22,7 @@ struct filter {
 	struct rte_bpf *bpf;
 	/* control path */
 	int refcnt;
+	bool cacheable;                 /* declared SHUNT_FLOW_CACHEABLE */
 	uint32_t n_insns;
 	unsigned int n_reasons, n_counters;
 	char name[FILTER_NAME_LEN];
@@ -76,8 +81,25 @@ struct filter_chain_elem {
 
 struct filter_chain {
 	unsigned int n;
+	unsigned int n_cache;   /* leading elements the verdict cache covers */
+	uint32_t id;            /* unique per chain built (cache key) */
 	struct filter_chain_meta meta;
 	struct filter_chain_elem e[FILTER_CHAIN_MAX];
+};
+
+/* One counter add a cached run replays: the worker's counter itself (its
+ * instance lives as long as the chain the entry is keyed by). */
+struct filter_fx {
+	uint64_t *counter;
+	uint64_t val;
+};
+#define FILTER_CACHE_FX 4  /* counter adds a cached flow may replay */
+
+/* The counter adds of a run being recorded for the verdict cache. */
+struct filter_rec {
+	uint8_t n;
+	uint8_t bad;    /* more adds than fit */
+	struct filter_fx fx[FILTER_CACHE_FX];
 };
 
 /* What the running filter's helpers act on: set by the runner before it
@@ -85,6 +107,7 @@ struct filter_chain {
 struct filter_cur {
 	struct filter_inst *fi;          /* NULL: tables miss, nothing counted */
 	struct filter_inst_worker *ws;
+	struct filter_rec *rec;          /* non-NULL: record counter adds */
 };
 extern __thread struct filter_cur filter_cur;
 
@@ -92,5 +115,63 @@ extern __thread struct filter_cur filter_cur;
 extern const struct rte_bpf_xsym filter_xsym[];
 extern const unsigned int filter_n_xsym;
 uint64_t filter_now_ns(void);
+
+/* Bumped (release) after every change a cacheable filter could see through
+ * its tables; cached verdicts of an older epoch are not used. */
+extern uint32_t filter_epoch;
+static inline void filter_epoch_bump(void)
+{
+	__atomic_fetch_add(&filter_epoch, 1, __ATOMIC_RELEASE);
+}
+
+static inline uint64_t filter_run_one(const struct filter_chain_elem *e,
+				      struct shunt_ctx *ctx)
+{
+	if (likely(e->jit != NULL))
+		return e->jit(ctx);
+	return rte_bpf_exec(e->bpf, ctx);
+}
+
+/* A frame whose buffer ends before SHUNT_WINDOW bytes is copied here, so a
+ * filter's in-window read never leaves memory we own. Rare: mbufs have
+ * 2 KiB of room. */
+extern __thread uint8_t filter_short_copy[FILTER_BURST][SHUNT_WINDOW];
+
+/* Set up ctx[i], the context of frame m (i < FILTER_BURST), for chain c. */
+static inline void filter_ctx_fill(const struct filter_chain *c,
+				   struct rte_mbuf *m, struct shunt_ctx *ctx,
+				   unsigned int i)
+{
+	struct shunt_ctx *x = &ctx[i];
+
+	x->data = rte_pktmbuf_mtod(m, const uint8_t *);
+	x->len = rte_pktmbuf_data_len(m);
+	x->pkt_len = rte_pktmbuf_pkt_len(m);
+	if (unlikely((uint32_t)m->buf_len - m->data_off < SHUNT_WINDOW)) {
+		uint32_t l = RTE_MIN(x->len, (uint32_t)SHUNT_WINDOW);
+
+		memcpy(filter_short_copy[i], x->data, l);
+		memset(filter_short_copy[i] + l, 0, SHUNT_WINDOW - l);
+		x->data = filter_short_copy[i];
+	}
+	x->reserved0 = 0;
+	x->port = c->meta.port;
+	x->dir = c->meta.dir;
+	x->pod_index = c->meta.pod_index;
+	x->tenant = c->meta.tenant;
+	x->mark = 0;
+	x->drop_verdict = 0;
+}
+
+/* The verdict cache's part of a round (filter_cache.c): runs elements
+ * [0, c->n_cache) over pkts[live[0..*nlive)]; a frame they drop gets its
+ * verdict in verdicts[] and moves to dead[]. Fills ctx[i] for every frame
+ * when the chain goes on past the cached elements, else its mark only.
+ * Returns 0, or -1 when the worker has no cache (nothing done: run the
+ * elements uncached). */
+int filter_cache_run(const struct filter_chain *c, unsigned int w,
+		     struct rte_mbuf **pkts, struct shunt_ctx *ctx,
+		     uint32_t *verdicts, uint8_t *live, uint16_t *nlive,
+		     uint8_t *dead, uint16_t *ndead);
 
 #endif

@@ -197,6 +197,7 @@ int filter_table_set(struct filter_table *t, const void *key, size_t key_len,
 	if (value == SHUNT_MISS || key_pad(t, key, key_len, k) < 0)
 		return -EINVAL;
 	rc = rte_hash_add_key_data(t->hash, k, (void *)(uintptr_t)value);
+	filter_epoch_bump();
 	return rc < 0 ? rc : 0;
 }
 
@@ -210,6 +211,7 @@ int filter_table_del(struct filter_table *t, const void *key, size_t key_len)
 	pos = rte_hash_del_key(t->hash, k);
 	if (pos < 0)
 		return pos;
+	filter_epoch_bump();
 	/* Without an RCU hook, lock-free mode keeps the slot: free it now
 	 * (the caller said no worker reads this table). */
 	if (t->qsbr == NULL)
@@ -271,6 +273,7 @@ int filter_table_prefix_set(struct filter_table *t, const char *prefix,
 	} else {
 		rc = rte_fib6_add(t->fib6, a, depth, value);
 	}
+	filter_epoch_bump();
 	if (rc < 0)
 		snprintf(err, errlen, "table %s: adding %s: %s", t->name,
 			 prefix, strerror(-rc));
@@ -293,6 +296,7 @@ int filter_table_prefix_del(struct filter_table *t, const char *prefix,
 	} else {
 		rc = rte_fib6_delete(t->fib6, a, depth);
 	}
+	filter_epoch_bump();
 	if (rc < 0)
 		snprintf(err, errlen, "table %s: deleting %s: %s", t->name,
 			 prefix, strerror(-rc));
@@ -313,6 +317,7 @@ int filter_table_array_set(struct filter_table *t, const void *data,
 	memcpy(fresh, data, len);
 	old = t->array;
 	__atomic_store_n(&t->array, fresh, __ATOMIC_RELEASE);
+	filter_epoch_bump();
 	if (t->qsbr != NULL)
 		rte_rcu_qsbr_synchronize(t->qsbr, RTE_QSBR_THRID_INVALID);
 	rte_free(old);
@@ -390,8 +395,19 @@ static uint64_t h_counter_add(uint64_t idx, uint64_t val, uint64_t a3,
 			      uint64_t a4, uint64_t a5)
 {
 	RTE_SET_USED(a3); RTE_SET_USED(a4); RTE_SET_USED(a5);
-	if (filter_cur.ws != NULL && idx < SHUNT_MAX_COUNTERS)
-		filter_cur.ws->counters[idx] += val;
+	if (filter_cur.ws == NULL || idx >= SHUNT_MAX_COUNTERS)
+		return 0;
+	filter_cur.ws->counters[idx] += val;
+	if (unlikely(filter_cur.rec != NULL)) {
+		struct filter_rec *r = filter_cur.rec;
+
+		if (r->n == FILTER_CACHE_FX)
+			r->bad = 1;
+		else
+			r->fx[r->n++] = (struct filter_fx){
+				.counter = &filter_cur.ws->counters[idx],
+				.val = val };
+	}
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include <rte_rcu_qsbr.h>
 #include <shunt/dp_api.h>
 #include "dp.h"
+#include "filter.h"
 #include "log.h"
 
 struct dp_state dp;
@@ -64,6 +65,8 @@ static void usage(FILE *f)
 "  --idle-sleep-us N    sleep when idle this long (default 50; 0: busy-poll)\n"
 "  --mbufs N            shared packet buffers (default 32767, ~70 MB;\n"
 "                       AF_XDP ports have pools of their own)\n"
+"  --no-filter-cache    run flow-cacheable filters on every frame (no\n"
+"                       per-flow verdict cache; for comparisons)\n"
 "  --log-level LEVEL    error, warn, info (default) or debug\n"
 "  -h, --help\n"
 "EAL-ARGS go to DPDK. Without hugepages the data plane runs with\n"
@@ -263,6 +266,7 @@ int main(int argc, char **argv)
 		{ "idle-sleep-us", required_argument, NULL, 'i' },
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "no-filter-cache", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -320,6 +324,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'F': filter_cache_enable(false); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -354,8 +359,9 @@ int main(int argc, char **argv)
 			break;
 		rte_eal_remote_launch(lcore_worker_main, (void *)(uintptr_t)w++, lcore);
 	}
-	log_info("ready: control socket %s, %u worker(s), burst %u, idle sleep %u us",
-		 ctl_path, dp.n_workers, dp.cfg.burst, dp.cfg.idle_sleep_us);
+	log_info("ready: control socket %s, %u worker(s), burst %u, idle sleep %u us%s",
+		 ctl_path, dp.n_workers, dp.cfg.burst, dp.cfg.idle_sleep_us,
+		 filter_cache_enabled() ? "" : ", no filter cache");
 
 	control_loop();
 
@@ -363,6 +369,7 @@ int main(int argc, char **argv)
 	dp.quit = true;
 	rte_eal_mp_wait_lcore();
 	port_del_all();
+	filter_cache_free();
 	ctl_close();
 	rte_eal_cleanup();
 	return 0;

@@ -578,6 +578,253 @@ static void test_apply(void)
 	filter_put(f);
 }
 
+/* ---- verdict cache ------------------------------------------------------ */
+
+/* Frame i of the cache test's traffic: 1,500 flows (so several share a
+ * cache slot), IPv4 and IPv6, TCP/UDP/ICMP, ports the ACL and flowmark
+ * treat differently, later fragments, and frames the cache must not
+ * keep (malformed, ARP). */
+static void cache_frame(struct frame *fr, unsigned int i)
+{
+	static const uint16_t ports[] = { 22, 7, 80, 99, 443, 53, 8080 };
+	unsigned int flow = (i * 7919u) % 1500;
+	uint8_t proto = flow % 5 == 4 ? 1 : flow % 2 ? 17 : 6;
+	uint16_t dport = flow % 3 ? ports[flow % RTE_DIM(ports)] :
+		(uint16_t)(1000 + flow);
+	char src[64];
+
+	if (flow % 11 == 10) {
+		snprintf(src, sizeof(src), "2001:db8:1::%x", flow);
+		ip6(fr, src, flow % 4 ? "2001:db8::2" : "2001:db9::2", proto,
+		    (uint16_t)flow, dport, NULL, 0, 0);
+	} else {
+		snprintf(src, sizeof(src), "%s.%u.%u",
+			 flow % 7 == 6 ? "192.168" : "10.0", flow / 256,
+			 flow % 256);
+		ip4(fr, src, flow % 4 ? "10.1.2.3" : "11.1.2.3", proto,
+		    (uint16_t)flow, dport, 0, flow % 13 == 12 ? 0x0020 : 0);
+	}
+	if (i % 97 == 96)
+		fr->len = 14 + 20 + 2;     /* cut: malformed */
+	if (i % 89 == 88) {
+		eth(fr, 0x0806);
+		fr->len = 42;
+	}
+}
+
+static bool stats_equal(const struct filter_inst *a, const struct filter_inst *b,
+			const char *what)
+{
+	struct filter_inst_stats x, y;
+
+	filter_inst_stats_read(a, &x);
+	filter_inst_stats_read(b, &y);
+	CHECK(x.runs == y.runs, "%s: runs cached %llu, uncached %llu", what,
+	      (unsigned long long)x.runs, (unsigned long long)y.runs);
+	for (int r = 0; r <= SHUNT_MAX_REASONS; r++)
+		CHECK(x.drops[r] == y.drops[r], "%s: drops[%d] cached %llu, "
+		      "uncached %llu", what, r, (unsigned long long)x.drops[r],
+		      (unsigned long long)y.drops[r]);
+	for (int k = 0; k < SHUNT_MAX_COUNTERS; k++)
+		CHECK(x.counters[k] == y.counters[k], "%s: counter %d cached "
+		      "%llu, uncached %llu", what, k,
+		      (unsigned long long)x.counters[k],
+		      (unsigned long long)y.counters[k]);
+	return memcmp(&x, &y, sizeof(x)) == 0 && x.runs > 0;
+}
+
+/* One frame through chain c on worker w: its verdict (and mark). */
+static uint32_t run1(const struct filter_chain *c, const struct frame *fr,
+		     uint32_t *mark)
+{
+	struct rte_mbuf *m = mbuf_of(fr);
+	uint32_t v, mk;
+
+	filter_chain_run(c, 2, &m, 1, &v, &mk);
+	rte_pktmbuf_free(m);
+	if (mark != NULL)
+		*mark = mk;
+	return v;
+}
+
+static void test_cache(void)
+{
+	struct filter *acl = load("acl", 0), *fm = load("flowmark", 0);
+	struct filter_table *t, *t2;
+	struct filter_inst *a1, *a2, *a3, *m1, *m2;
+	struct filter_chain *cc, *cu, *c3;
+	struct filter_cache_stats s0, s1;
+	struct shunt_acl rules, open_rules;
+	struct frame fr;
+	char err[256];
+	unsigned int n = 4500, bad = 0;
+	uint32_t drop22;
+
+	if (acl == NULL || fm == NULL)
+		return;
+	CHECK(filter_is_cacheable(acl) && filter_is_cacheable(fm),
+	      "acl and flowmark not seen as cacheable");
+	filter_table_create("cache_rules", FILTER_TABLE_ARRAY, 0, 0, qsbr, &t,
+			    err, sizeof(err));
+	filter_table_create("cache_open", FILTER_TABLE_ARRAY, 0, 0, qsbr, &t2,
+			    err, sizeof(err));
+	filter_acl_init(&rules, "deny", "deny", err, sizeof(err));
+	acl_rule(&rules, 4, 6, "0.0.0.0", 0, "10.0.0.0", 8, 22, 22, SHUNT_ACL_DENY);
+	acl_rule(&rules, 4, 17, "0.0.0.0", 0, "0.0.0.0", 0, -1, -1, SHUNT_ACL_ALLOW);
+	acl_rule(&rules, 6, 6, "::", 0, "2001:db8::", 32, 80, 443, SHUNT_ACL_ALLOW);
+	acl_rule(&rules, 4, 0, "192.168.0.0", 16, "10.0.0.0", 8, -1, -1,
+		 SHUNT_ACL_ALLOW);
+	acl_rule(&rules, 4, 6, "10.0.0.0", 8, "10.1.2.3", 32, 1000, 1400,
+		 SHUNT_ACL_ALLOW);
+	filter_table_array_set(t, &rules, sizeof(rules));
+	filter_acl_init(&open_rules, "allow", "allow", err, sizeof(err));
+	filter_table_array_set(t2, &open_rules, sizeof(open_rules));
+	filter_inst_create(acl, &a1, err, sizeof(err));
+	filter_inst_create(acl, &a2, err, sizeof(err));
+	filter_inst_create(acl, &a3, err, sizeof(err));
+	filter_inst_create(fm, &m1, err, sizeof(err));
+	filter_inst_create(fm, &m2, err, sizeof(err));
+	filter_inst_bind(a1, SHUNT_ACL_SLOT, t, qsbr);
+	filter_inst_bind(a2, SHUNT_ACL_SLOT, t, qsbr);
+	filter_inst_bind(a3, SHUNT_ACL_SLOT, t2, qsbr);
+
+	/* the same chain, cached and not */
+	struct filter_inst *ic[2] = { m1, a1 }, *iu[2] = { m2, a2 };
+	CHECK(filter_chain_build(ic, NULL, 2, NULL, &cc, err, sizeof(err)) == 0,
+	      "%s", err);
+	filter_cache_enable(false);
+	CHECK(filter_chain_build(iu, NULL, 2, NULL, &cu, err, sizeof(err)) == 0,
+	      "%s", err);
+	filter_cache_enable(true);
+	CHECK(filter_chain_build(&a3, NULL, 1, NULL, &c3, err, sizeof(err)) == 0,
+	      "%s", err);
+
+	filter_cache_stats_read(&s0);
+	/* the traffic five times over, in bursts of 32: frames of different
+	 * flows, runs of a flow, whole bursts of a flow (as a bulk transfer's
+	 * are) */
+	for (unsigned int round = 0; round < 5; round++) {
+		for (unsigned int i = 0; i < n; i += 32) {
+			struct rte_mbuf *pc[32], *pu[32];
+			uint32_t vc[32], vu[32], mc[32], mu[32];
+			unsigned int k = RTE_MIN(32u, n - i);
+
+			for (unsigned int j = 0; j < k; j++) {
+				/* round 1: runs of four frames of one flow;
+				 * rounds 3, 4: bursts of one flow */
+				cache_frame(&fr, round == 1 ? (i + j) / 4 :
+					    round >= 3 ? (i + j) / 32 : i + j);
+				pc[j] = mbuf_of(&fr);
+				pu[j] = mbuf_of(&fr);
+			}
+			filter_chain_run(cc, 2, pc, (uint16_t)k, vc, mc);
+			filter_chain_run(cu, 2, pu, (uint16_t)k, vu, mu);
+			for (unsigned int j = 0; j < k; j++) {
+				if (vc[j] != vu[j] || mc[j] != mu[j]) {
+					if (bad++ < 5)
+						CHECK(0, "frame %u: cached verdict "
+						      "%#x mark %#x, uncached %#x "
+						      "%#x", i + j, vc[j], mc[j],
+						      vu[j], mu[j]);
+				}
+				rte_pktmbuf_free(pc[j]);
+				rte_pktmbuf_free(pu[j]);
+			}
+		}
+	}
+	CHECK(bad == 0, "%u of %u frames differ with the cache", bad, 5 * n);
+	CHECK(stats_equal(m1, m2, "flowmark") && stats_equal(a1, a2, "acl"),
+	      "stats differ with the cache");
+	filter_cache_stats_read(&s1);
+	printf("  cache: %llu hits, %llu misses, %llu uncached over %u frames\n",
+	       (unsigned long long)(s1.hits - s0.hits),
+	       (unsigned long long)(s1.misses - s0.misses),
+	       (unsigned long long)(s1.uncached - s0.uncached), 5 * n);
+	CHECK(s1.hits - s0.hits > n && s1.misses - s0.misses >= 1500 &&
+	      s1.uncached - s0.uncached > 0 && s1.workers >= 1,
+	      "cache barely used: %llu hits %llu misses %llu uncached",
+	      (unsigned long long)(s1.hits - s0.hits),
+	      (unsigned long long)(s1.misses - s0.misses),
+	      (unsigned long long)(s1.uncached - s0.uncached));
+
+	/* a burst of one flow but for one frame, which differs in one of the
+	 * fields the key is made of (or is not IP, or is cut): that frame
+	 * gets its own verdict, the others the flow's */
+	for (unsigned int var = 0; var < 9; var++) {
+		for (unsigned int pos = 0; pos < 32; pos += 31) {
+			struct rte_mbuf *pc[32], *pu[32];
+			uint32_t vc[32], vu[32], mc[32], mu[32];
+
+			for (unsigned int j = 0; j < 32; j++) {
+				const char *src = "10.0.0.1";
+				uint16_t frag = 0, dport = 80;
+				uint8_t proto = 6;
+				unsigned int opt = 0;
+
+				if (j == pos && var == 0) frag = 0x2000;  /* first fragment */
+				if (j == pos && var == 1) frag = 0x0020;  /* later one */
+				if (j == pos && var == 2) opt = 4;
+				if (j == pos && var == 3) dport = 81;
+				if (j == pos && var == 4) src = "10.0.0.9";
+				if (j == pos && var == 5) proto = 17;
+				if (j == pos && var == 6) frag = 0x4000;  /* DF: same flow */
+				ip4(&fr, src, "10.1.2.3", proto, 1000, dport, opt, frag);
+				if (j == pos && var == 7)
+					fr.len = 14 + 20 + 3;
+				if (j == pos && var == 8)
+					fr.b[12] = 0x86;  /* claims IPv6 */
+				pc[j] = mbuf_of(&fr);
+				pu[j] = mbuf_of(&fr);
+			}
+			for (int twice = 0; twice < 2; twice++)
+				filter_chain_run(cc, 2, pc, 32, vc, mc);
+			filter_chain_run(cu, 2, pu, 32, vu, mu);
+			for (unsigned int j = 0; j < 32; j++) {
+				CHECK(vc[j] == vu[j] && mc[j] == mu[j],
+				      "one-flow burst, variant %u at %u, frame "
+				      "%u: cached %#x/%#x, uncached %#x/%#x",
+				      var, pos, j, vc[j], mc[j], vu[j], mu[j]);
+				rte_pktmbuf_free(pc[j]);
+				rte_pktmbuf_free(pu[j]);
+			}
+		}
+	}
+
+	/* a rule change shows at once for a flow the cache holds */
+	ip4(&fr, "10.0.0.1", "10.1.2.3", 6, 1000, 22, 0, 0);
+	drop22 = FILTER_VERDICT_DROP | 1 << 8 | SHUNT_ACL_REASON_DENY;
+	CHECK(run1(cc, &fr, NULL) == drop22 && run1(cc, &fr, NULL) == drop22,
+	      "tcp :22 not denied");
+	rules.rule4[0].action = SHUNT_ACL_ALLOW;
+	filter_table_array_set(t, &rules, sizeof(rules));
+	CHECK(run1(cc, &fr, NULL) == 0, "tcp :22 denied after the rule allowed it");
+	rules.rule4[0].action = SHUNT_ACL_DENY;
+	filter_table_array_set(t, &rules, sizeof(rules));
+	CHECK(run1(cc, &fr, NULL) == drop22, "tcp :22 allowed after the rule "
+	      "denied it again");
+	/* so does binding another table */
+	filter_inst_bind(a1, SHUNT_ACL_SLOT, t2, qsbr);
+	CHECK(run1(cc, &fr, NULL) == 0, "tcp :22 denied by an unbound table");
+	filter_inst_bind(a1, SHUNT_ACL_SLOT, t, qsbr);
+	CHECK(run1(cc, &fr, NULL) == drop22, "tcp :22 not denied when rebound");
+	/* another chain on the same worker: its own verdict */
+	CHECK(run1(c3, &fr, NULL) == 0 && run1(c3, &fr, NULL) == 0 &&
+	      run1(cc, &fr, NULL) == drop22, "chains share cached verdicts");
+
+	filter_chain_free(cc);
+	filter_chain_free(cu);
+	filter_chain_free(c3);
+	filter_inst_put(a1);
+	filter_inst_put(a2);
+	filter_inst_put(a3);
+	filter_inst_put(m1);
+	filter_inst_put(m2);
+	filter_table_put(t);
+	filter_table_put(t2);
+	filter_put(acl);
+	filter_put(fm);
+}
+
 /* ---- refusals ----------------------------------------------------------- */
 
 static void expect_refused(const char *path, int want_rc, const char *want_msg)
@@ -618,6 +865,8 @@ static void test_refusals(void)
 	expect_refused(path, -EINVAL, "no global or static data");
 	snprintf(path, sizeof(path), "%s/abi_v2.o", dir);
 	expect_refused(path, -EPROTO, "ABI version 2");
+	snprintf(path, sizeof(path), "%s/bad_cacheable.o", dir);
+	expect_refused(path, -EINVAL, "SHUNT_FLOW_CACHEABLE but calls shunt_now_ns");
 	expect_refused("/nonexistent/f.o", -ENOENT, "No such file");
 
 	fd = mkstemp(tmp);
@@ -752,9 +1001,11 @@ int main(int argc, char **argv)
 	test_tables();
 	test_acl_rules();
 	test_apply();
+	test_cache();
 	printf("%d vectors, JIT and interpreter agreeing on each\n", n_vectors);
 	test_refusals();
 	test_replace();
+	filter_cache_free();
 	rte_eal_cleanup();
 	printf("%s: %d failures\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;

@@ -16,6 +16,8 @@
 #include "shunt_acl.h"
 
 SHUNT_REASONS("deny", "default_deny", "malformed");
+/* The verdict depends on addresses, protocol, ports and the rules only. */
+SHUNT_FLOW_CACHEABLE;
 SHUNT_COUNTERS("v4_rule0", "v4_rule1", "v4_rule2", "v4_rule3", "v4_rule4",
 	"v4_rule5", "v4_rule6", "v4_rule7", "v4_rule8", "v4_rule9",
 	"v4_rule10", "v4_rule11", "v4_rule12", "v4_rule13", "v4_rule14",

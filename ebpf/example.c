@@ -16,6 +16,11 @@
 SHUNT_REASONS("udp_discard");
 /* Counter 0, added to with shunt_counter_add(0, ...). */
 SHUNT_COUNTERS("udp");
+/* What it returns and counts depends only on the protocol and ports, so
+ * the data plane may run it once per flow and replay the result (see
+ * SHUNT_FLOW_CACHEABLE in shunt_filter.h). Delete this line if your
+ * filter looks at anything else of the frame, or at the clock. */
+SHUNT_FLOW_CACHEABLE;
 
 SHUNT_FILTER(example)
 {

@@ -45,6 +45,7 @@ typedef __INT64_TYPE__ int64_t;
 #define SHUNT_FILTER_SECTION_PREFIX "shunt/v"
 #define SHUNT_REASONS_SECTION "shunt/reasons"
 #define SHUNT_COUNTERS_SECTION "shunt/counters"
+#define SHUNT_CACHEABLE_SECTION "shunt/flow_cacheable"
 
 /*
  * Bytes from ctx->data on that a filter may read without faulting, whatever
@@ -154,6 +155,26 @@ extern uint64_t shunt_sample(const struct shunt_ctx *ctx, uint32_t reason);
 #define SHUNT_COUNTERS(...) \
 	__attribute__((section(SHUNT_COUNTERS_SECTION), used)) \
 	static const char shunt_counter_names[][SHUNT_NAME_LEN] = { __VA_ARGS__ }
+
+/*
+ * A filter whose effects are a function of the flow declares it with
+ * SHUNT_FLOW_CACHEABLE; the data plane then runs it once per flow and
+ * replays its verdict, mark and counter adds on the flow's later frames
+ * (a per-worker verdict cache, invalidated by any table change and by a
+ * new chain). The promise: for a frame shunt_parse() returns
+ * SHUNT_PARSE_OK for, what the filter returns, the mark it leaves and the
+ * shunt_counter_add() calls it makes depend only on the fields of struct
+ * shunt_pkt other than l4_off (family, protocol, fragment state, ports,
+ * addresses), on ctx's port, dir, pod_index and tenant, and on its tables;
+ * not on the frame's length, other header fields or payload. The loader
+ * refuses such a filter if it calls shunt_counters, shunt_now_ns,
+ * shunt_rate_allow or shunt_sample. Other frames (not IP, malformed) run
+ * the filter every time. Optional: a data plane that predates it ignores
+ * the section, so the ABI version is unchanged.
+ */
+#define SHUNT_FLOW_CACHEABLE \
+	__attribute__((section(SHUNT_CACHEABLE_SECTION), used)) \
+	static const char shunt_flow_cacheable = 1
 
 #endif /* __bpf__ */
 
