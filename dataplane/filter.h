@@ -268,7 +268,10 @@ uint16_t filter_chain_apply(const struct filter_chain *c, unsigned int w,
  * how far the chain ran and up to FILTER_CACHE_FX counter adds, which a
  * hit replays, so counters and stats read the same as without the cache.
  * A new chain misses (its own id); any table change empties every cache
- * (a new epoch). Frames that are not IP or are malformed always run.
+ * (a new epoch). Frames that are not IP or are malformed always run. A
+ * chain whose lookups mostly miss (more flows than entries) skips the
+ * cache for a while (exponential back-off), so the cache never costs
+ * much more than it saves.
  */
 #define FILTER_CACHE_ENTRIES 4096
 
@@ -282,6 +285,9 @@ struct filter_cache_stats {
 	uint64_t misses;    /* run, and their result stored */
 	uint64_t uncached;  /* run, not storable: not IP, malformed, too
 	                     * many counter adds */
+	uint64_t bypassed;  /* run without a lookup: the chain's flows were
+	                     * missing from the cache (under half the
+	                     * lookups hit), so it skips the cache a while */
 	uint64_t workers;   /* workers with a cache (FILTER_CACHE_ENTRIES
 	                     * entries each) */
 };

@@ -73,7 +73,7 @@ _Static_assert(sizeof(struct fc_entry) == 128, "two cache lines");
 struct fc_worker {
 	struct fc_entry *tab;
 	bool failed;              /* no memory: stop trying */
-	uint64_t hits, misses, uncached;
+	uint64_t hits, misses, uncached, bypassed;
 } __rte_cache_aligned;
 
 static struct fc_worker fcw[FILTER_MAX_WORKERS];
@@ -104,6 +104,7 @@ void filter_cache_stats_read(struct filter_cache_stats *s)
 		s->hits += __atomic_load_n(&fw->hits, __ATOMIC_RELAXED);
 		s->misses += __atomic_load_n(&fw->misses, __ATOMIC_RELAXED);
 		s->uncached += __atomic_load_n(&fw->uncached, __ATOMIC_RELAXED);
+		s->bypassed += __atomic_load_n(&fw->bypassed, __ATOMIC_RELAXED);
 		s->workers += __atomic_load_n(&fw->tab, __ATOMIC_RELAXED) != NULL;
 	}
 }
@@ -306,6 +307,34 @@ static inline void replay(const struct filter_chain *c, unsigned int w,
 		*e->fx[j].counter += e->fx[j].val;
 }
 
+/*
+ * Account lookups and hits to the chain on this worker; every
+ * CACHE_WINDOW lookups, a window with fewer than half hits makes the chain
+ * skip the cache for a number of rounds, doubled (up to CACHE_SKIP_MAX)
+ * while windows keep missing. A miss costs a lookup and a store on top of
+ * the filters; under half hits the cache costs more than it saves.
+ */
+#define CACHE_WINDOW 256
+#define CACHE_SKIP_MIN 16
+#define CACHE_SKIP_MAX 65536
+static inline void cache_paid(struct filter_chain_ws *cw, uint32_t lookups,
+			      uint32_t hits)
+{
+	cw->lookups += lookups;
+	cw->hits += hits;
+	if (likely(cw->lookups < CACHE_WINDOW))
+		return;
+	if (cw->hits * 2 < cw->lookups) {
+		cw->backoff = cw->backoff == 0 ? CACHE_SKIP_MIN :
+			RTE_MIN(cw->backoff * 2, (uint32_t)CACHE_SKIP_MAX);
+		cw->skip = cw->backoff;
+	} else {
+		cw->backoff = 0;
+	}
+	cw->lookups = 0;
+	cw->hits = 0;
+}
+
 /* The same, for n frames of e's flow, runs included. */
 static inline void replay_n(const struct filter_chain *c, unsigned int w,
 			    const struct fc_entry *e, uint32_t n)
@@ -326,6 +355,8 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 {
 	struct fc_worker *fw = &fcw[w];
 	struct fc_entry *tab = table_of(fw);
+	/* the chain's per-worker area: this worker's to write */
+	struct filter_chain_ws *cw = (struct filter_chain_ws *)&c->ws[w];
 	struct fc_key key[FILTER_BURST];
 	struct fc_entry *slot[FILTER_BURST], *held = NULL;
 	bool same[FILTER_BURST];  /* frame j is frame j - 1's flow */
@@ -338,6 +369,12 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 
 	if (unlikely(tab == NULL))
 		return -1;
+	if (unlikely(cw->skip != 0)) {
+		cw->skip--;
+		__atomic_store_n(&fw->bypassed, fw->bypassed + n,
+				 __ATOMIC_RELAXED);
+		return -1;
+	}
 	epoch = __atomic_load_n(&filter_epoch, __ATOMIC_ACQUIRE);
 	w0 = key_w0(c->id, 0, 0, 0, 0);
 	/* a round of one flow the cache holds (a bulk transfer's bursts):
@@ -365,6 +402,7 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 				*nlive = 0;
 			__atomic_store_n(&fw->hits, fw->hits + n,
 					 __ATOMIC_RELAXED);
+			cache_paid(cw, n, n);
 			return 0;
 		}
 	}
@@ -460,6 +498,7 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 			c->e[k].fi->ws[w].runs += past;
 		}
 	}
+	cache_paid(cw, hits + misses, hits);
 	/* counters read by the control thread: whole stores */
 	__atomic_store_n(&fw->hits, fw->hits + hits, __ATOMIC_RELAXED);
 	__atomic_store_n(&fw->misses, fw->misses + misses, __ATOMIC_RELAXED);

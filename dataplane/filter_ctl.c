@@ -381,11 +381,12 @@ json_t *filter_m_list(json_t *params, int *code, char *err, size_t errlen)
 		}
 	}
 	filter_cache_stats_read(&cs);
-	return json_pack("{s:o, s:o, s:{s:b, s:I, s:I, s:I, s:I, s:i}}",
+	return json_pack("{s:o, s:o, s:{s:b, s:I, s:I, s:I, s:I, s:I, s:i}}",
 		"loaded", loaded, "attached", att, "cache",
 		"enabled", filter_cache_enabled(), "hits", (json_int_t)cs.hits,
 		"misses", (json_int_t)cs.misses,
 		"uncached", (json_int_t)cs.uncached,
+		"bypassed", (json_int_t)cs.bypassed,
 		"workers", (json_int_t)cs.workers,
 		"entries_per_worker", FILTER_CACHE_ENTRIES);
 }

@@ -79,12 +79,23 @@ struct filter_chain_elem {
 	unsigned int flags;
 };
 
+/* How well the verdict cache serves a chain on one worker (that worker's
+ * only): a chain whose flows the cache does not hold (more flows than
+ * entries, cycled through) skips the cache for a while, doubling the
+ * while each time it still does not pay off. */
+struct filter_chain_ws {
+	uint32_t lookups, hits;  /* in the current window */
+	uint32_t skip;           /* rounds left without the cache */
+	uint32_t backoff;        /* the last skip */
+} __rte_cache_aligned;
+
 struct filter_chain {
 	unsigned int n;
 	unsigned int n_cache;   /* leading elements the verdict cache covers */
 	uint32_t id;            /* unique per chain built (cache key) */
 	struct filter_chain_meta meta;
 	struct filter_chain_elem e[FILTER_CHAIN_MAX];
+	struct filter_chain_ws ws[FILTER_MAX_WORKERS];  /* written by workers */
 };
 
 /* One counter add a cached run replays: the worker's counter itself (its

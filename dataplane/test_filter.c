@@ -747,6 +747,65 @@ static void test_cache(void)
 	      (unsigned long long)(s1.misses - s0.misses),
 	      (unsigned long long)(s1.uncached - s0.uncached));
 
+	/* more flows than the cache holds, cycled through: the chain skips
+	 * the cache (verdicts unchanged), and takes it up again once its
+	 * flows fit */
+	filter_cache_stats_read(&s0);
+	for (unsigned int round = 0; round < 3; round++) {
+		for (unsigned int i = 0; i < 20000; i += 32) {
+			struct rte_mbuf *pc[32], *pu[32];
+			uint32_t vc[32], vu[32], mc[32], mu[32];
+
+			for (unsigned int j = 0; j < 32; j++) {
+				char src[32];
+				unsigned int f = i + j;
+
+				snprintf(src, sizeof(src), "10.%u.%u.%u", f >> 16,
+					 (f >> 8) & 0xff, f & 0xff);
+				ip4(&fr, src, "10.1.2.3", 6, 1000,
+				    (uint16_t)(f % 5 ? 1200 : 22), 0, 0);
+				pc[j] = mbuf_of(&fr);
+				pu[j] = mbuf_of(&fr);
+			}
+			filter_chain_run(cc, 2, pc, 32, vc, mc);
+			filter_chain_run(cu, 2, pu, 32, vu, mu);
+			for (unsigned int j = 0; j < 32; j++) {
+				if ((vc[j] != vu[j] || mc[j] != mu[j]) && bad++ < 5)
+					CHECK(0, "many flows, frame %u: cached "
+					      "%#x/%#x, uncached %#x/%#x", i + j,
+					      vc[j], mc[j], vu[j], mu[j]);
+				rte_pktmbuf_free(pc[j]);
+				rte_pktmbuf_free(pu[j]);
+			}
+		}
+	}
+	filter_cache_stats_read(&s1);
+	printf("  60,000 frames of 20,000 flows: %llu hits, %llu misses, "
+	       "%llu bypassed\n", (unsigned long long)(s1.hits - s0.hits),
+	       (unsigned long long)(s1.misses - s0.misses),
+	       (unsigned long long)(s1.bypassed - s0.bypassed));
+	CHECK(s1.bypassed - s0.bypassed > 30000,
+	      "a thrashing chain kept using the cache (%llu bypassed)",
+	      (unsigned long long)(s1.bypassed - s0.bypassed));
+	CHECK(stats_equal(m1, m2, "flowmark") && stats_equal(a1, a2, "acl"),
+	      "stats differ with the cache skipped");
+	s0 = s1;
+	for (unsigned int r = 0; r < 3000; r++) {
+		struct rte_mbuf *pc[32];
+		uint32_t vc[32];
+
+		ip4(&fr, "10.0.0.1", "10.1.2.3", 6, 1000, 1200, 0, 0);
+		for (unsigned int j = 0; j < 32; j++)
+			pc[j] = mbuf_of(&fr);
+		filter_chain_run(cc, 2, pc, 32, vc, NULL);
+		for (unsigned int j = 0; j < 32; j++)
+			rte_pktmbuf_free(pc[j]);
+	}
+	filter_cache_stats_read(&s1);
+	CHECK(s1.hits - s0.hits > 32 * 1000, "one flow after the thrashing: "
+	      "%llu hits, %llu bypassed", (unsigned long long)(s1.hits - s0.hits),
+	      (unsigned long long)(s1.bypassed - s0.bypassed));
+
 	/* a burst of one flow but for one frame, which differs in one of the
 	 * fields the key is made of (or is not IP, or is cut): that frame
 	 * gets its own verdict, the others the flow's */
