@@ -446,7 +446,7 @@ static json_t *port_stats(struct port *p)
 static json_t *m_stats(json_t *params, int *code, char *err, size_t errlen)
 {
 	char name[DP_NAME_LEN];
-	json_t *a = json_array();
+	json_t *a = json_array(), *ws;
 	int has = get_str(params, "port", name, sizeof(name), err, errlen);
 
 	if (has < 0) {
@@ -458,11 +458,21 @@ static json_t *m_stats(json_t *params, int *code, char *err, size_t errlen)
 		json_decref(a);
 		FAIL(DP_E_NOT_FOUND, "no port named '%s'", name);
 	}
+	ws = json_array();
 	for (int i = 0; i < DP_MAX_PORTS; i++)
 		if (dp.ports[i] != NULL &&
 		    (!has || strcmp(dp.ports[i]->args.name, name) == 0))
 			json_array_append_new(a, port_stats(dp.ports[i]));
-	return json_pack("{s:o}", "ports", a);
+	for (unsigned int w = 0; w < dp.n_workers; w++)
+		json_array_append_new(ws, json_pack("{s:i, s:I, s:I, s:I, s:I}",
+			"worker", (int)w, "rounds", (json_int_t)__atomic_load_n(
+				&dp.wcnt[w].rounds, __ATOMIC_RELAXED),
+			"busy_rounds", (json_int_t)__atomic_load_n(
+				&dp.wcnt[w].busy_rounds, __ATOMIC_RELAXED),
+			"busy_tsc", (json_int_t)__atomic_load_n(
+				&dp.wcnt[w].busy_tsc, __ATOMIC_RELAXED),
+			"tsc_hz", (json_int_t)rte_get_tsc_hz()));
+	return json_pack("{s:o, s:o}", "ports", a, "workers", ws);
 }
 
 static json_t *m_config_get(json_t *params, int *code, char *err, size_t errlen)

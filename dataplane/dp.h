@@ -138,6 +138,7 @@ struct dp_state {
 	struct rte_fib *fib4;                    /* data path */
 	struct rte_fib6 *fib6;                   /* data path */
 	struct port_counters *counters[DP_MAX_WORKERS]; /* [DP_MAX_PORTS] */
+	struct worker_counters wcnt[DP_MAX_WORKERS];
 	struct dp_config cfg;
 	volatile bool quit;
 

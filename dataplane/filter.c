@@ -642,6 +642,8 @@ unsigned int filter_chain_n_cached(const struct filter_chain *c)
 
 __thread uint8_t filter_short_copy[FILTER_BURST][SHUNT_WINDOW];
 
+_Static_assert(FILTER_BURST == 64, "ident[] below");
+
 static uint16_t chain_run_part(const struct filter_chain *c, unsigned int w,
 			       struct rte_mbuf **pkts, uint16_t n,
 			       uint32_t *verdicts, uint32_t *marks)
@@ -651,14 +653,19 @@ static uint16_t chain_run_part(const struct filter_chain *c, unsigned int w,
 	uint16_t nlive = n, ndead = 0;
 	unsigned int k0 = 0;
 
-	for (uint16_t i = 0; i < n; i++) {
-		verdicts[i] = 0;
-		live[i] = (uint8_t)i;
-	}
+	static const uint8_t ident[FILTER_BURST] = {
+		0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+		18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33,
+		34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49,
+		50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+	};
+
+	memset(verdicts, 0, n * sizeof(verdicts[0]));
+	memcpy(live, ident, n);
 	/* the cache fills the contexts it needs; otherwise all are */
 	if (c->n_cache != 0 &&
 	    filter_cache_run(c, w, pkts, ctx, verdicts, live, &nlive, dead,
-			     &ndead) == 0)
+			     &ndead, marks != NULL) == 0)
 		k0 = c->n_cache;
 	else
 		for (uint16_t i = 0; i < n; i++)

@@ -351,7 +351,7 @@ static inline void replay_n(const struct filter_chain *c, unsigned int w,
 int filter_cache_run(const struct filter_chain *c, unsigned int w,
 		     struct rte_mbuf **pkts, struct shunt_ctx *ctx,
 		     uint32_t *verdicts, uint8_t *live, uint16_t *nlive,
-		     uint8_t *dead, uint16_t *ndead)
+		     uint8_t *dead, uint16_t *ndead, bool want_marks)
 {
 	struct fc_worker *fw = &fcw[w];
 	struct fc_entry *tab = table_of(fw);
@@ -387,7 +387,8 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 
 		if (key_eq(&e->key, &key[0]) && one_flow(pkts, live, n)) {
 			replay_n(c, w, e, n);
-			for (uint16_t j = 0; j < n; j++) {
+			for (uint16_t j = 0; (full || want_marks ||
+					      e->verdict != 0) && j < n; j++) {
 				uint8_t i = live[j];
 
 				if (full)

@@ -177,12 +177,13 @@ static inline void filter_ctx_fill(const struct filter_chain *c,
 /* The verdict cache's part of a round (filter_cache.c): runs elements
  * [0, c->n_cache) over pkts[live[0..*nlive)]; a frame they drop gets its
  * verdict in verdicts[] and moves to dead[]. Fills ctx[i] for every frame
- * when the chain goes on past the cached elements, else its mark only.
+ * when the chain goes on past the cached elements, else its mark only
+ * (and not even that for a round of one flow when want_marks is false).
  * Returns 0, or -1 when the worker has no cache (nothing done: run the
  * elements uncached). */
 int filter_cache_run(const struct filter_chain *c, unsigned int w,
 		     struct rte_mbuf **pkts, struct shunt_ctx *ctx,
 		     uint32_t *verdicts, uint8_t *live, uint16_t *nlive,
-		     uint8_t *dead, uint16_t *ndead);
+		     uint8_t *dead, uint16_t *ndead, bool want_marks);
 
 #endif

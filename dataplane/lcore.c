@@ -9,6 +9,7 @@
  */
 #include <string.h>
 #include <time.h>
+#include <rte_cycles.h>
 #include <rte_fib.h>
 #include <rte_fib6.h>
 #include <rte_malloc.h>
@@ -315,6 +316,7 @@ int lcore_worker_main(void *arg)
 		const struct poll_list *pl =
 			__atomic_load_n(&dp.poll[w], __ATOMIC_ACQUIRE);
 		uint16_t burst = (uint16_t)dp.cfg.burst, total = 0;
+		uint64_t t0 = rte_rdtsc();
 
 		for (uint16_t i = 0; pl != NULL && i < pl->n; i++) {
 			struct port *p = pl->e[i].port;
@@ -331,8 +333,15 @@ int lcore_worker_main(void *arg)
 			tx_flush_all(wk);
 		rte_rcu_qsbr_quiescent(dp.qsbr, w);
 
+		/* whole stores: the control thread reads them */
+		__atomic_store_n(&dp.wcnt[w].rounds, dp.wcnt[w].rounds + 1,
+				 __ATOMIC_RELAXED);
 		if (total != 0) {
 			idle = 0;
+			__atomic_store_n(&dp.wcnt[w].busy_rounds,
+					 dp.wcnt[w].busy_rounds + 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&dp.wcnt[w].busy_tsc, dp.wcnt[w].busy_tsc +
+					 (rte_rdtsc() - t0), __ATOMIC_RELAXED);
 		} else if (++idle >= IDLE_ROUNDS && dp.cfg.idle_sleep_us) {
 			struct timespec ts = { 0, dp.cfg.idle_sleep_us * 1000L };
 

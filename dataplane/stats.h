@@ -34,6 +34,15 @@ enum drop_reason {
 
 extern const char *const drop_reason_names[DROP_MAX];
 
+/* One worker's polling rounds (written by that worker only): the share of
+ * its time spent in rounds that received frames says how loaded it is
+ * (near 1: saturated). */
+struct worker_counters {
+	uint64_t rounds;       /* polls of its ports */
+	uint64_t busy_rounds;  /* polls that received something */
+	uint64_t busy_tsc;     /* TSC cycles spent in those */
+} __rte_cache_aligned;
+
 /* One port's counters on one worker; written by that worker only. */
 struct port_counters {
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
