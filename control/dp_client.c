@@ -272,6 +272,19 @@ int dp_client_call(struct dp_client *c, const char *method, json_t *params,
 	return *result ? 0 : -EPROTO;
 }
 
+int dp_client_do(struct dp_client *c, const char *method, json_t *params,
+		 int *code, char *msg, size_t msglen)
+{
+	json_t *res = NULL;
+	int rc;
+
+	*code = 0;
+	rc = dp_client_call(c, method, params, &res, code, msg, msglen);
+	json_decref(params);
+	json_decref(res);
+	return rc;
+}
+
 static int try_connect(struct dp_client *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

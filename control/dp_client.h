@@ -13,6 +13,7 @@
 #ifndef SHUNT_DP_CLIENT_H
 #define SHUNT_DP_CLIENT_H
 
+#include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,6 +56,18 @@ int dp_client_timeout_ms(const struct dp_client *c);
  */
 int dp_client_call(struct dp_client *c, const char *method, json_t *params,
 		   json_t **result, int *code, char *msg, size_t msglen);
+
+/* dp_client_call for a call whose result is not needed; takes params
+ * (the reference is consumed). *code is 0 unless the data plane
+ * answered with an error. */
+int dp_client_do(struct dp_client *c, const char *method, json_t *params,
+		 int *code, char *msg, size_t msglen);
+/* Whether rc from dp_client_call/do says the data plane is away (not
+ * connected, or the connection failed), as opposed to an answer. */
+static inline bool dp_client_away(int rc)
+{
+	return rc == -ENOTCONN || rc == -EPIPE || rc == -ETIMEDOUT;
+}
 
 /* Close the connection (as if the data plane went away). */
 void dp_client_disconnect(struct dp_client *c);

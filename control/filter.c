@@ -22,25 +22,6 @@
 #include "agent.h"
 #include "log.h"
 
-static bool dp_away(int rc)
-{
-	return rc == -ENOTCONN || rc == -EPIPE || rc == -ETIMEDOUT;
-}
-
-/* One data plane call whose result is not needed. */
-static int dp_do(struct agent *ag, const char *method, json_t *params, int *code,
-		 char *msg, size_t len)
-{
-	json_t *r = NULL;
-	int rc;
-
-	*code = 0;
-	rc = dp_client_call(ag->dp, method, params, &r, code, msg, len);
-	json_decref(params);
-	json_decref(r);
-	return rc;
-}
-
 static bool chain_uses(json_t *chain, const char *name)
 {
 	json_t *el;
@@ -83,15 +64,15 @@ int filter_load(struct agent *ag, const struct filter_def *d,
 		jsonl_fail(e, AGENT_E_LIMIT, "at most %d filters", STATE_MAX_FILTERS);
 		return -ENOSPC;
 	}
-	rc = dp_do(ag, DP_M_FILTER_LOAD, json_pack("{s:s, s:s}", "name", d->name,
+	rc = dp_client_do(ag->dp, DP_M_FILTER_LOAD, json_pack("{s:s, s:s}", "name", d->name,
 		   "path", d->path), &code, msg, sizeof(msg));
 	if (rc == -EREMOTEIO && code == DP_E_EXISTS && old == NULL) {
 		/* Not ours: left by an earlier shuntd run, maybe from
 		 * another file. Ours replaces it; chains built from it keep
 		 * their own reference in the data plane. */
-		dp_do(ag, DP_M_FILTER_UNLOAD, json_pack("{s:s}", "name", d->name),
+		dp_client_do(ag->dp, DP_M_FILTER_UNLOAD, json_pack("{s:s}", "name", d->name),
 		      &code, msg, sizeof(msg));
-		rc = dp_do(ag, DP_M_FILTER_LOAD, json_pack("{s:s, s:s}", "name",
+		rc = dp_client_do(ag->dp, DP_M_FILTER_LOAD, json_pack("{s:s, s:s}", "name",
 			   d->name, "path", d->path), &code, msg, sizeof(msg));
 	} else if (rc == -EREMOTEIO && code == DP_E_EXISTS) {
 		rc = 0;  /* the same again */
@@ -109,7 +90,7 @@ int filter_load(struct agent *ag, const struct filter_def *d,
 		rc = state_save(&ag->st, msg, sizeof(msg));
 	if (rc < 0) {
 		state_filter_remove(&ag->st, d->name);
-		dp_do(ag, DP_M_FILTER_UNLOAD, json_pack("{s:s}", "name", d->name),
+		dp_client_do(ag->dp, DP_M_FILTER_UNLOAD, json_pack("{s:s}", "name", d->name),
 		      &code, msg, sizeof(msg));
 		jsonl_fail(e, AGENT_E_STATE, "filter.load %s: %s", d->name, msg);
 		return rc;
@@ -150,9 +131,9 @@ int filter_unload(struct agent *ag, const char *name, struct jsonl_error *e)
 	}
 	/* Not there or data plane away: it is not loaded at its next start
 	 * either, since the state no longer has it. */
-	rc = dp_do(ag, DP_M_FILTER_UNLOAD, json_pack("{s:s}", "name", name),
+	rc = dp_client_do(ag->dp, DP_M_FILTER_UNLOAD, json_pack("{s:s}", "name", name),
 		   &code, msg, sizeof(msg));
-	if (rc < 0 && !dp_away(rc) && code != DP_E_NOT_FOUND)
+	if (rc < 0 && !dp_client_away(rc) && code != DP_E_NOT_FOUND)
 		log_warn("filter.unload %s: %s", name, msg);
 	log_info("filter %s unloaded", name);
 	return 0;
@@ -282,10 +263,10 @@ static int port_dir_set(struct agent *ag, const char *port, enum filter_dir d,
 			json_t *chain, int *code, char *msg, size_t len)
 {
 	if (chain != NULL)
-		return dp_do(ag, DP_M_FILTER_ATTACH, json_pack("{s:s, s:s, s:O}",
+		return dp_client_do(ag->dp, DP_M_FILTER_ATTACH, json_pack("{s:s, s:s, s:O}",
 			     "port", port, "dir", state_dir_name(d), "filters", chain),
 			     code, msg, len);
-	return dp_do(ag, DP_M_FILTER_DETACH, json_pack("{s:s, s:s}", "port", port,
+	return dp_client_do(ag->dp, DP_M_FILTER_DETACH, json_pack("{s:s, s:s}", "port", port,
 		     "dir", state_dir_name(d)), code, msg, len);
 }
 
@@ -334,7 +315,7 @@ static int att_dir_set(struct agent *ag, struct attachment *a, enum filter_dir d
 		rc = port_dir_set(ag, port, d, chain, &code, msg, sizeof(msg));
 		if (rc == -EREMOTEIO && chain == NULL && code == DP_E_NOT_FOUND)
 			rc = 0;  /* no chain there (or no port yet) */
-		if (dp_away(rc))
+		if (dp_client_away(rc))
 			return 1;
 		if (rc < 0) {
 			if (k == 1 && a->veth_port[0])
@@ -405,15 +386,15 @@ int filter_rules(struct agent *ag, struct attachment *a, enum filter_dir d,
 
 		if (port[0] == '\0')
 			continue;
-		rc = dp_do(ag, DP_M_FILTER_RULES, json_pack("{s:s, s:s, s:i, s:O}",
+		rc = dp_client_do(ag->dp, DP_M_FILTER_RULES, json_pack("{s:s, s:s, s:i, s:O}",
 			   "port", port, "dir", state_dir_name(d), "index", (int)index,
 			   "rules", rules), &code, msg, sizeof(msg));
-		if (dp_away(rc) || (rc == -EREMOTEIO && code == DP_E_NOT_FOUND &&
+		if (dp_client_away(rc) || (rc == -EREMOTEIO && code == DP_E_NOT_FOUND &&
 				    strstr(msg, "no port") != NULL))
 			continue;  /* applied when the port is (re)added */
 		if (rc < 0) {
 			if (k == 1 && a->veth_port[0])
-				dp_do(ag, DP_M_FILTER_RULES, json_pack("{s:s, s:s, s:i, s:O}",
+				dp_client_do(ag->dp, DP_M_FILTER_RULES, json_pack("{s:s, s:s, s:i, s:O}",
 				      "port", a->veth_port, "dir", state_dir_name(d),
 				      "index", (int)index, "rules",
 				      json_object_get(el, "rules")), &code, msg, sizeof(msg));
@@ -432,7 +413,7 @@ int filter_rules(struct agent *ag, struct attachment *a, enum filter_dir d,
 		json_decref(copy);
 		for (int k = 0; k < 2; k++)
 			if (att_port(a, k)[0])
-				dp_do(ag, DP_M_FILTER_RULES, json_pack("{s:s, s:s, s:i, s:O}",
+				dp_client_do(ag->dp, DP_M_FILTER_RULES, json_pack("{s:s, s:s, s:i, s:O}",
 				      "port", att_port(a, k), "dir", state_dir_name(d),
 				      "index", (int)index, "rules", old_rules), &code,
 				      msg, sizeof(msg));

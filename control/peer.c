@@ -122,26 +122,6 @@ json_t *peer_route_params(const struct peer *p, const struct ip_prefix *pfx)
 			 "via", ipaddr_format(&p->address, false, b, sizeof(b)));
 }
 
-/* A data plane call that needs no result; 0, -ENOTCONN-like when the
- * data plane is away, -EREMOTEIO with *code and msg. */
-static int dp_do(struct agent *ag, const char *method, json_t *params, int *code,
-		 char *msg, size_t len)
-{
-	json_t *res = NULL;
-	int rc;
-
-	*code = 0;
-	rc = dp_client_call(ag->dp, method, params, &res, code, msg, len);
-	json_decref(params);
-	json_decref(res);
-	return rc;
-}
-
-static bool dp_away(int rc)
-{
-	return rc < 0 && rc != -EREMOTEIO;
-}
-
 static json_t *peer_dp_params(const struct peer *p)
 {
 	char gid[INET6_ADDRSTRLEN];
@@ -157,12 +137,12 @@ static json_t *peer_dp_params(const struct peer *p)
 static int peer_dp_push(struct agent *ag, const struct peer *p, int *code,
 			char *msg, size_t len)
 {
-	int rc = dp_do(ag, DP_M_PEER_ADD, peer_dp_params(p), code, msg, len);
+	int rc = dp_client_do(ag->dp, DP_M_PEER_ADD, peer_dp_params(p), code, msg, len);
 
 	if (rc == -EREMOTEIO && *code == DP_E_EXISTS) {
-		dp_do(ag, DP_M_PEER_DEL, json_pack("{s:s, s:s}", "port", p->uplink,
+		dp_client_do(ag->dp, DP_M_PEER_DEL, json_pack("{s:s, s:s}", "port", p->uplink,
 		      "name", p->name), code, msg, len);
-		rc = dp_do(ag, DP_M_PEER_ADD, peer_dp_params(p), code, msg, len);
+		rc = dp_client_do(ag->dp, DP_M_PEER_ADD, peer_dp_params(p), code, msg, len);
 	}
 	return rc;
 }
@@ -179,14 +159,14 @@ int peer_route_push(struct agent *ag, const struct peer *p,
 			return rc;
 	}
 
-	rc = dp_do(ag, DP_M_ROUTE_ADD, peer_route_params(p, pfx), code, msg, len);
+	rc = dp_client_do(ag->dp, DP_M_ROUTE_ADD, peer_route_params(p, pfx), code, msg, len);
 	if (rc == -EREMOTEIO && *code == DP_E_EXISTS) {
 		/* A route of ours left by a crash before a save, or a stale
 		 * one: the state is the truth (prefixes do not overlap
 		 * another peer's or a network's). */
-		dp_do(ag, DP_M_ROUTE_DEL, json_pack("{s:s}", "prefix",
+		dp_client_do(ag->dp, DP_M_ROUTE_DEL, json_pack("{s:s}", "prefix",
 		      ipaddr_format(pfx, true, buf, sizeof(buf))), code, msg, len);
-		rc = dp_do(ag, DP_M_ROUTE_ADD, peer_route_params(p, pfx), code, msg,
+		rc = dp_client_do(ag->dp, DP_M_ROUTE_ADD, peer_route_params(p, pfx), code, msg,
 			   len);
 	}
 	return rc;
@@ -198,12 +178,12 @@ static void peer_routes_del(struct agent *ag, const struct peer *p, unsigned int
 	int code;
 
 	for (unsigned int k = 0; k < n && k < p->n_prefixes; k++)
-		dp_do(ag, DP_M_ROUTE_DEL, json_pack("{s:s}", "prefix",
+		dp_client_do(ag->dp, DP_M_ROUTE_DEL, json_pack("{s:s}", "prefix",
 		      ipaddr_format(&p->prefixes[k], true, buf, sizeof(buf))),
 		      &code, msg, sizeof(msg));
 	/* All of them: the address handle goes too. */
 	if (n >= p->n_prefixes && peer_on_ib(ag, p))
-		dp_do(ag, DP_M_PEER_DEL, json_pack("{s:s, s:s}", "port", p->uplink,
+		dp_client_do(ag->dp, DP_M_PEER_DEL, json_pack("{s:s, s:s}", "port", p->uplink,
 		      "name", p->name), &code, msg, sizeof(msg));
 }
 
@@ -219,7 +199,7 @@ static int peer_routes_add(struct agent *ag, const struct peer *p,
 	/* ib: the data plane's peer first, so its refusal names 'fabric'. */
 	if (peer_on_ib(ag, p)) {
 		rc = peer_dp_push(ag, p, &code, msg, sizeof(msg));
-		if (dp_away(rc) || (rc == -EREMOTEIO && code == DP_E_NOT_FOUND)) {
+		if (dp_client_away(rc) || (rc == -EREMOTEIO && code == DP_E_NOT_FOUND)) {
 			log_info("peer %s: waits for the data plane (%s)", p->name, msg);
 			return 0;
 		}
@@ -233,7 +213,7 @@ static int peer_routes_add(struct agent *ag, const struct peer *p,
 		rc = peer_route_push(ag, p, &p->prefixes[k], &code, msg, sizeof(msg));
 		if (rc == 0)
 			continue;
-		if (dp_away(rc) || (rc == -EREMOTEIO && code == DP_E_NOT_FOUND)) {
+		if (dp_client_away(rc) || (rc == -EREMOTEIO && code == DP_E_NOT_FOUND)) {
 			log_info("peer %s: routes wait for the data plane (%s)",
 				 p->name, msg);
 			return 0;
@@ -401,11 +381,11 @@ static int uplink_push(struct agent *ag, const struct uplink *u, int *code,
 {
 	int rc;
 
-	rc = dp_do(ag, DP_M_PORT_ADD, uplink_port_params(u), code, msg, len);
+	rc = dp_client_do(ag->dp, DP_M_PORT_ADD, uplink_port_params(u), code, msg, len);
 	if (rc == -EREMOTEIO && *code == DP_E_EXISTS) {
-		dp_do(ag, DP_M_PORT_DEL, json_pack("{s:s}", "name", u->name), code,
+		dp_client_do(ag->dp, DP_M_PORT_DEL, json_pack("{s:s}", "name", u->name), code,
 		      msg, len);
-		rc = dp_do(ag, DP_M_PORT_ADD, uplink_port_params(u), code, msg, len);
+		rc = dp_client_do(ag->dp, DP_M_PORT_ADD, uplink_port_params(u), code, msg, len);
 	}
 	if (rc < 0)
 		return rc;
@@ -465,7 +445,7 @@ int uplink_set(struct agent *ag, const struct uplink *req, struct jsonl_error *e
 		}
 	}
 	if (had)  /* its routes go with it */
-		dp_do(ag, DP_M_PORT_DEL, json_pack("{s:s}", "name", req->name), &code,
+		dp_client_do(ag->dp, DP_M_PORT_DEL, json_pack("{s:s}", "name", req->name), &code,
 		      msg, sizeof(msg));
 	if (had)
 		*cur = *req;
@@ -485,7 +465,7 @@ int uplink_set(struct agent *ag, const struct uplink *req, struct jsonl_error *e
 	rc = state_save(&ag->st, msg, sizeof(msg));
 	if (rc < 0) {
 		jsonl_fail(e, AGENT_E_STATE, "uplink.set %s: %s", req->name, msg);
-		dp_do(ag, DP_M_PORT_DEL, json_pack("{s:s}", "name", req->name), &code,
+		dp_client_do(ag->dp, DP_M_PORT_DEL, json_pack("{s:s}", "name", req->name), &code,
 		      msg, sizeof(msg));
 		goto undo;
 	}
@@ -521,9 +501,9 @@ int uplink_del(struct agent *ag, const char *name, struct jsonl_error *e)
 	/* Once out of the state, the port would be an eth port the state
 	 * does not name, which reconciliation leaves alone: it goes now or
 	 * the uplink stays. */
-	rc = dp_do(ag, DP_M_PORT_DEL, json_pack("{s:s}", "name", name), &code, msg,
+	rc = dp_client_do(ag->dp, DP_M_PORT_DEL, json_pack("{s:s}", "name", name), &code, msg,
 		   sizeof(msg));
-	if (dp_away(rc)) {
+	if (dp_client_away(rc)) {
 		jsonl_fail(e, AGENT_E_DATAPLANE, "uplink.del %s: %s: its port would "
 			   "be left behind; try again when the data plane is back",
 			   name, msg);

@@ -34,14 +34,16 @@ RECV = ("import socket,sys,select\n"
         "print(n)\n")
 SEND = ("import socket,sys,time\n"
         "s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "len(sys.argv) > 5 and s.bind(('', int(sys.argv[5])))\n"
         "for i in range(int(sys.argv[3])):\n"
         "    s.sendto(b'x'*int(sys.argv[4]), (sys.argv[1], int(sys.argv[2]))); time.sleep(0.002)\n")
 
 
-def udp(dst, port, count=20, size=100, src=a, rcv=b):
+def udp(dst, port, count=20, size=100, src=a, rcv=b, sport=0):
     r = rcv.popen(["python3", "-c", RECV, dst, str(port)], stdout=subprocess.PIPE, text=True)
     time.sleep(0.3)
-    src.exec("python3 -c \"%s\" %s %d %d %d" % (SEND.replace('"', '\\"'), dst, port, count, size))
+    src.exec("python3 -c \"%s\" %s %d %d %d %d" % (SEND.replace('"', '\\"'), dst, port, count,
+                                                   size, sport))
     out, _ = r.communicate(timeout=30)
     return int(out.strip() or 0)
 
@@ -66,6 +68,34 @@ dp.call("filter.rules", port="pod2", dir="to_pod",
         rules={"default": "allow", "rules": [{"action": "deny", "proto": 17, "dport": [5001, 5002]}]})
 check(udp("10.54.0.3", 5000) == 20 and udp("10.54.0.3", 5001) == 0,
       "filter.rules swaps the rule set in place (5000 passes, 5001 denied)")
+
+# The verdict cache: one flow (a fixed source port) passes, its verdict is
+# cached; new rules deny it from the next frame on, and allow it again.
+c0 = dp.call("filter.list")["cache"]
+check(udp("10.54.0.3", 5000, sport=40000) == 20, "a flow to 5000 passes")
+c1 = dp.call("filter.list")["cache"]
+el = [x for x in dp.call("filter.list")["attached"] if x["port"] == "pod2"][0]["chain"][0]
+check(c1["enabled"] and el["flow_cached"] and c1["hits"] - c0["hits"] >= 15,
+      "its frames were verdicts from the cache (%d hits, %d misses; element flow_cached %s)"
+      % (c1["hits"] - c0["hits"], c1["misses"] - c0["misses"], el["flow_cached"]))
+dp.call("filter.rules", port="pod2", dir="to_pod",
+        rules={"default": "allow", "rules": [{"action": "deny", "proto": 17, "dport": 5000}]})
+check(udp("10.54.0.3", 5000, sport=40000) == 0, "the same flow is denied once the rules deny it")
+dp.call("filter.rules", port="pod2", dir="to_pod", rules={"default": "allow"})
+check(udp("10.54.0.3", 5000, sport=40000) == 20, "and passes again when they allow it")
+dp.call("filter.attach", port="pod2", dir="to_pod", filters=[{
+    "filter": "acl", "flow_cache": False,
+    "rules": {"default": "allow", "rules": [{"action": "deny", "proto": 17, "dport": 5001}]}}])
+c0 = dp.call("filter.list")["cache"]
+check(udp("10.54.0.3", 5000, sport=40000) == 20 and udp("10.54.0.3", 5001, sport=40000) == 0,
+      "flow_cache false: the ACL still decides")
+c1 = dp.call("filter.list")["cache"]
+el = [x for x in dp.call("filter.list")["attached"] if x["port"] == "pod2"][0]["chain"][0]
+check(not el["flow_cached"] and c1["hits"] == c0["hits"] and c1["misses"] == c0["misses"],
+      "and runs on every frame, the cache untouched (%s)" % c1)
+w = dp.call("stats")["workers"]
+check(len(w) >= 1 and w[0]["busy_rounds"] > 0 and 0 < w[0]["busy_tsc"] and w[0]["tsc_hz"] > 0,
+      "stats give the workers' rounds and busy time (%s)" % w[0])
 
 # A default-deny policy from the pod: only ICMP and TCP allowed; the
 # gateway (ARP/ND answered by the data plane) stays reachable.

@@ -198,6 +198,9 @@ expect_error(lambda: ag.call("filter.attach", container_id="fb", ifname="eth0", 
 expect_error(lambda: ag.call("filter.attach", container_id="fb", ifname="eth0", dir="to_pod",
                              filters=[{"filter": "acl", "rules": {"rules": [{"action": "maybe"}]}}]),
              -32602, ["rules[0]"], "attach with a bad rule (the data plane's message)")
+expect_error(lambda: ag.call("filter.attach", container_id="fb", ifname="eth0", dir="to_pod",
+                             filters=[{"filter": "acl", "flow_cache": "no"}]),
+             -32602, ["filters[0].flow_cache", "boolean"], "attach with a non-boolean flow_cache")
 check(udp(5001) == 0, "refused attaches left fb's chain as it was")
 expect_error(lambda: ag.call("filter.rules", container_id="nope", ifname="eth0", dir="to_pod",
                              rules={}), 2, ["nope/eth0"], "rules of an unknown attachment")
