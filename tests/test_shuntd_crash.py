@@ -83,18 +83,35 @@ def attach_req(i):
             "mode": "veth" if i < N_VETH else "memif"}
 
 
+def stopped(pid):
+    """Whether pid is in the stopped state (SIGSTOP has taken effect)."""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "T"
+    except (OSError, IndexError):
+        return True  # gone
+
+
 def kill_mid_attach(acks, min_acks=10, timeout=10):
     """After min_acks attaches, kill -9 shuntd while the state file shows
-    an attach in progress ("pending": its objects are being made)."""
+    an attach in progress ("pending": its objects are being made). shuntd
+    is stopped while the file is read, so the kill lands in the state that
+    was read (an attach cannot finish between the read and the kill)."""
+    pid = ag.proc.pid
     end = time.time() + timeout
     while acks[0] < min_acks and time.time() < end:
         time.sleep(0.001)
     while time.time() < end:
+        os.kill(pid, signal.SIGSTOP)
+        for _ in range(10000):
+            if stopped(pid):
+                break
         try:
             if any(a["state"] == "pending" for a in json.load(open(ag.state_file))["attachments"]):
                 break
         except (OSError, ValueError):
             pass  # between rename and read
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.0005)
     ag.kill(signal.SIGKILL)
 
 
