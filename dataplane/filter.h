@@ -262,8 +262,8 @@ uint16_t filter_chain_apply(const struct filter_chain *c, unsigned int w,
 
 /*
  * Filters declared SHUNT_FLOW_CACHEABLE (shunt_filter.h) at the head of a
- * chain run once per flow and worker: each worker keeps a direct-mapped
- * table of FILTER_CACHE_ENTRIES flows (key: the chain, the frame's
+ * chain run once per flow and worker: each worker keeps a two-way
+ * set-associative table of FILTER_CACHE_ENTRIES flows (key: the chain, the frame's
  * shunt_parse() fields, the table epoch) holding the verdict, the mark,
  * how far the chain ran and up to FILTER_CACHE_FX counter adds, which a
  * hit replays, so counters and stats read the same as without the cache.

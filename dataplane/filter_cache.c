@@ -5,7 +5,8 @@
  * frames (filter.h says what is kept; shunt_filter.h what a filter
  * promises by declaring it).
  *
- * One direct-mapped table per worker, written by that worker only, so no
+ * One two-way set-associative table per worker, written by that worker
+ * only, so no
  * locks and no atomics but the epoch's load. An entry is keyed by
  *   - the chain's id: chains are immutable and every build gets a new id,
  *     so a replaced chain's entries are never hit again;
@@ -14,16 +15,15 @@
  *     what it stores with that epoch: a result computed from tables older
  *     than the epoch cannot be stored under a newer one;
  *   - what shunt_parse() makes of the frame, l4_off aside.
- * A colliding flow replaces the entry (as OVS's exact-match cache does):
- * at worst a flow runs its filters every time, never with another's
- * result, because the whole key is compared.
+ * A third flow in a bucket replaces one of the two (an entry of an older
+ * epoch first, else in turn): at worst a flow runs its filters every
+ * time, never with another's result, because the whole key is compared.
  */
 #include <string.h>
 #include <rte_byteorder.h>
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
-#include <rte_prefetch.h>
 #include "filter_internal.h"
 #include "shunt_parse.h"
 
@@ -35,7 +35,7 @@ _Static_assert(FILTER_CHAIN_MAX < 255, "reached fits a byte");
  * A key is six words, built in registers (no byte stores into a word that
  * is then read whole):
  *   w[0]  chain id | family << 32 | proto << 40 | frag << 48 | has_ports << 56
- *   w[1]  sport | dport << 16 (host order) | epoch << 32
+ *   w[1]  ports (source, destination) as in the frame | epoch << 32
  *   w[2]  IPv4: source | destination << 32 as in the frame;
  *         IPv6: source bytes 0-7
  *   w[3..5] IPv6: source bytes 8-15, destination; IPv4: 0
@@ -65,7 +65,8 @@ struct fc_entry {
 	uint32_t mark;
 	uint8_t reached;          /* elements that ran */
 	uint8_t n_fx;
-	uint8_t pad[6];
+	uint8_t next;             /* way 0 only: the way a miss replaces */
+	uint8_t pad[5];
 	struct filter_fx fx[FILTER_CACHE_FX];
 } __rte_aligned(64);
 _Static_assert(sizeof(struct fc_entry) == 128, "two cache lines");
@@ -158,10 +159,8 @@ static inline int key_fast4(const uint8_t *d, uint32_t len, uint64_t w0,
 		return -1;
 	memcpy(&addrs, d + 26, 8);
 	memcpy(&ports, d + 34, 4);
-	ports = rte_be_to_cpu_32(ports);   /* sport << 16 | dport */
 	k->w[0] = w0 | key_w0(0, 4, proto, SHUNT_FRAG_NONE, 1);
-	k->w[1] = (uint64_t)(ports >> 16) | (uint64_t)(ports & 0xffff) << 16 |
-		  epoch << 32;
+	k->w[1] = (uint64_t)ports | epoch << 32;
 	k->w[2] = addrs;
 	k->w[3] = k->w[4] = k->w[5] = 0;
 	return 0;
@@ -177,7 +176,8 @@ static inline int key_parse(const struct shunt_ctx *x, uint64_t w0,
 	if (shunt_parse(x, &p) != SHUNT_PARSE_OK)
 		return -1;
 	k->w[0] = w0 | key_w0(0, p.family, p.proto, p.frag, p.has_ports);
-	k->w[1] = (uint64_t)p.sport | (uint64_t)p.dport << 16 | epoch << 32;
+	k->w[1] = (uint64_t)rte_cpu_to_be_16(p.sport) |
+		  (uint64_t)rte_cpu_to_be_16(p.dport) << 16 | epoch << 32;
 	if (p.family == 4) {
 		k->w[2] = (uint64_t)p.src4 | (uint64_t)p.dst4 << 32;
 		k->w[3] = k->w[4] = k->w[5] = 0;
@@ -188,18 +188,32 @@ static inline int key_parse(const struct shunt_ctx *x, uint64_t w0,
 	return 0;
 }
 
-static inline uint32_t key_hash(const struct fc_key *k)
+/* CRC32-C of the key's words (one instruction a word with SSE4.2): a
+ * linear code, so flows that differ in a few bits (addresses or ports
+ * counted up) land in distinct buckets, and others spread as random. */
+static inline uint32_t crc_word(uint64_t w, uint32_t h)
 {
-	uint32_t h = rte_hash_crc_8byte(k->w[0], 0);
+#if defined(RTE_ARCH_X86_64) && defined(__SSE4_2__)
+	return crc32c_sse42_u64(w, h);   /* no run-time CPU check */
+#else
+	return rte_hash_crc_8byte(w, h);
+#endif
+}
 
-	h = rte_hash_crc_8byte(k->w[1], h);
-	h = rte_hash_crc_8byte(k->w[2], h);
+/* The bucket of a key: FILTER_CACHE_ENTRIES / FC_WAYS of them. */
+#define FC_WAYS 2
+static inline uint32_t key_bucket(const struct fc_key *k)
+{
+	uint32_t h = crc_word(k->w[0], 0);
+
+	h = crc_word(k->w[1], h);
+	h = crc_word(k->w[2], h);
 	if (unlikely(key_is6(k))) {
-		h = rte_hash_crc_8byte(k->w[3], h);
-		h = rte_hash_crc_8byte(k->w[4], h);
-		h = rte_hash_crc_8byte(k->w[5], h);
+		h = crc_word(k->w[3], h);
+		h = crc_word(k->w[4], h);
+		h = crc_word(k->w[5], h);
 	}
-	return h;
+	return h & (FILTER_CACHE_ENTRIES / FC_WAYS - 1);
 }
 
 /* An IPv4 key's w[3..5] are 0, and w[0] says the family. */
@@ -219,46 +233,73 @@ static inline bool key_eq(const struct fc_key *a, const struct fc_key *b)
  * Ethernet type and IPv4 version/IHL (12-14), the fragment field (20-21),
  * the protocol (23), addresses and ports (26-37). A frame whose bytes
  * there equal an accepted frame's (and as long) is accepted too, with the
- * same key: a round of one flow is told by four loads a frame.
+ * same key: a round of one flow is told by two 16-byte loads a frame.
  */
-struct fc_sig {
-	uint64_t a, b, c;
-	uint32_t d;
-};
+typedef uint8_t fc_v16 __attribute__((vector_size(16)));
 
-static inline void sig_of(const uint8_t *d, struct fc_sig *s)
+/* Bytes 12-27 and 22-37 of a frame (unaligned loads), and the masks of
+ * what counts in them. */
+static inline fc_v16 ld16(const uint8_t *p)
 {
-	uint16_t dport;
+	fc_v16 v;
 
-	memcpy(&s->a, d + 12, 8);
-	memcpy(&s->b, d + 20, 8);
-	memcpy(&s->c, d + 28, 8);
-	memcpy(&dport, d + 36, 2);
-	/* little-endian words: byte i of the word is bits 8i..8i+7 */
-	s->a &= 0x0000000000ffffffull;   /* 12, 13, 14 */
-	s->b &= 0xffff0000ff00ffffull;   /* 20, 21, 23, 26, 27 */
-	s->d = dport;
+	memcpy(&v, p, 16);
+	return v;
 }
+
+static const fc_v16 sig_mask1 = {   /* bytes 12..27 */
+	0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0xff, 0, 0, 0xff, 0xff,
+};
+static const fc_v16 sig_mask2 = {   /* bytes 22..37 */
+	0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff,
+};
 
 /* Whether the live frames of the round are all frame live[0]'s flow,
  * which key_fast4() accepted. */
 static inline bool one_flow(struct rte_mbuf **pkts, const uint8_t *live,
 			    uint16_t n)
 {
-	struct fc_sig s0, s;
+	const uint8_t *d0 = rte_pktmbuf_mtod(pkts[live[0]], const uint8_t *);
+	fc_v16 a0 = ld16(d0 + 12), b0 = ld16(d0 + 22);
 
-	sig_of(rte_pktmbuf_mtod(pkts[live[0]], const uint8_t *), &s0);
 	for (uint16_t j = 1; j < n; j++) {
 		struct rte_mbuf *m = pkts[live[j]];
+		const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+		fc_v16 x;
+		uint64_t w[2];
 
 		if (unlikely(rte_pktmbuf_data_len(m) < 14 + 20 + 4))
 			return false;
-		sig_of(rte_pktmbuf_mtod(m, const uint8_t *), &s);
-		if (((s.a ^ s0.a) | (s.b ^ s0.b) | (s.c ^ s0.c) |
-		     (uint64_t)(s.d ^ s0.d)) != 0)
+		x = ((ld16(d + 12) ^ a0) & sig_mask1) |
+		    ((ld16(d + 22) ^ b0) & sig_mask2);
+		memcpy(w, &x, 16);
+		if ((w[0] | w[1]) != 0)
 			return false;
 	}
 	return true;
+}
+
+/* The entry holding k, or NULL with *victim set to the way of k's
+ * bucket a miss should take: an entry of an older epoch (useless) if
+ * there is one, else the ways in turn. */
+static inline struct fc_entry *lookup(struct fc_entry *tab,
+				      const struct fc_key *k, uint64_t epoch,
+				      struct fc_entry **victim)
+{
+	struct fc_entry *b = &tab[key_bucket(k) * FC_WAYS];
+
+	if (key_eq(&b[0].key, k))
+		return &b[0];
+	if (key_eq(&b[1].key, k))
+		return &b[1];
+	if (b[0].key.w[1] >> 32 != epoch)
+		*victim = &b[0];
+	else if (b[1].key.w[1] >> 32 != epoch)
+		*victim = &b[1];
+	else
+		*victim = &b[b[0].next ^= 1];
+	return NULL;
 }
 
 /* Run elements [0, c->n_cache) on one frame, as the uncached runner would,
@@ -308,23 +349,29 @@ static inline void replay(const struct filter_chain *c, unsigned int w,
 }
 
 /*
- * Account lookups and hits to the chain on this worker; every
- * CACHE_WINDOW lookups, a window with fewer than half hits makes the chain
- * skip the cache for a number of rounds, doubled (up to CACHE_SKIP_MAX)
- * while windows keep missing. A miss costs a lookup and a store on top of
- * the filters; under half hits the cache costs more than it saves.
+ * Account lookups, hits and evictions to the chain on this worker. Every
+ * CACHE_WINDOW lookups, a window with fewer than half hits in which over
+ * a quarter of the lookups pushed out a current entry of the same chain
+ * (thrashing: more flows than the cache holds, in rotation) makes the
+ * chain skip the cache
+ * for a number of rounds, doubled (up to CACHE_SKIP_MAX) while windows
+ * keep thrashing. A miss costs a lookup and a store on top of the
+ * filters: under half hits the cache costs more than it saves. Misses
+ * that fill free or outdated entries or other chains' (a new chain, new
+ * rules, new flows) are not this chain thrashing: those entries will hit.
  */
 #define CACHE_WINDOW 256
 #define CACHE_SKIP_MIN 16
 #define CACHE_SKIP_MAX 65536
 static inline void cache_paid(struct filter_chain_ws *cw, uint32_t lookups,
-			      uint32_t hits)
+			      uint32_t hits, uint32_t evictions)
 {
 	cw->lookups += lookups;
 	cw->hits += hits;
+	cw->evictions += evictions;
 	if (likely(cw->lookups < CACHE_WINDOW))
 		return;
-	if (cw->hits * 2 < cw->lookups) {
+	if (cw->hits * 2 < cw->lookups && cw->evictions * 4 > cw->lookups) {
 		cw->backoff = cw->backoff == 0 ? CACHE_SKIP_MIN :
 			RTE_MIN(cw->backoff * 2, (uint32_t)CACHE_SKIP_MAX);
 		cw->skip = cw->backoff;
@@ -333,6 +380,7 @@ static inline void cache_paid(struct filter_chain_ws *cw, uint32_t lookups,
 	}
 	cw->lookups = 0;
 	cw->hits = 0;
+	cw->evictions = 0;
 }
 
 /* The same, for n frames of e's flow, runs included. */
@@ -357,15 +405,14 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 	struct fc_entry *tab = table_of(fw);
 	/* the chain's per-worker area: this worker's to write */
 	struct filter_chain_ws *cw = (struct filter_chain_ws *)&c->ws[w];
-	struct fc_key key[FILTER_BURST];
-	struct fc_entry *slot[FILTER_BURST], *held = NULL;
-	bool same[FILTER_BURST];  /* frame j is frame j - 1's flow */
+	struct fc_key key0;
 	/* hits by how far the chain ran: runs counted once a round */
 	uint32_t reached_n[FILTER_CHAIN_MAX + 1] = { 0 };
 	bool full = c->n_cache < c->n;  /* later elements need contexts */
 	uint64_t w0, epoch;
 	uint16_t out = 0, n = *nlive;
 	uint32_t hits = 0, misses = 0, uncached = 0, hits_all = 0;
+	uint32_t evictions = 0;
 
 	if (unlikely(tab == NULL))
 		return -1;
@@ -381,11 +428,10 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 	 * one lookup, and its effects replayed n times at once */
 	if (n > 1 && key_fast4(rte_pktmbuf_mtod(pkts[live[0]], const uint8_t *),
 			       rte_pktmbuf_data_len(pkts[live[0]]), w0, epoch,
-			       &key[0]) == 0) {
-		struct fc_entry *e =
-			&tab[key_hash(&key[0]) & (FILTER_CACHE_ENTRIES - 1)];
+			       &key0) == 0) {
+		struct fc_entry *victim, *e = lookup(tab, &key0, epoch, &victim);
 
-		if (key_eq(&e->key, &key[0]) && one_flow(pkts, live, n)) {
+		if (e != NULL && one_flow(pkts, live, n)) {
 			replay_n(c, w, e, n);
 			for (uint16_t j = 0; (full || want_marks ||
 					      e->verdict != 0) && j < n; j++) {
@@ -403,85 +449,66 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 				*nlive = 0;
 			__atomic_store_n(&fw->hits, fw->hits + n,
 					 __ATOMIC_RELAXED);
-			cache_paid(cw, n, n);
+			cache_paid(cw, n, n, 0);
 			return 0;
 		}
 	}
-	/* keys first, and the entries they map to on their way to the cache */
 	for (uint16_t j = 0; j < n; j++) {
 		uint8_t i = live[j];
 		struct rte_mbuf *m = pkts[i];
-
-		if (likely(key_fast4(rte_pktmbuf_mtod(m, const uint8_t *),
-				     rte_pktmbuf_data_len(m), w0, epoch,
-				     &key[j]) == 0)) {
-			if (full)
-				filter_ctx_fill(c, m, ctx, i);
-		} else {
-			filter_ctx_fill(c, m, ctx, i);
-			if (key_parse(&ctx[i], w0, epoch, &key[j]) < 0) {
-				slot[j] = NULL;
-				same[j] = false;
-				continue;
-			}
-		}
-		/* a burst is often one flow: its frames share the slot */
-		same[j] = j > 0 && slot[j - 1] != NULL &&
-			  key_eq(&key[j], &key[j - 1]);
-		if (same[j]) {
-			slot[j] = slot[j - 1];
-			continue;
-		}
-		slot[j] = &tab[key_hash(&key[j]) & (FILTER_CACHE_ENTRIES - 1)];
-		rte_prefetch0(slot[j]);
-	}
-	for (uint16_t j = 0; j < n; j++) {
-		uint8_t i = live[j];
 		struct shunt_ctx *x = &ctx[i];
-		struct fc_entry *e = slot[j];
+		struct fc_key k;
+		struct fc_entry *e, *victim;
 		struct filter_rec rec;
 		uint32_t v;
 		uint8_t reached;
 
-		if (unlikely(e == NULL)) {
-			/* not IP or malformed: ctx filled above */
-			v = run_prefix(c, w, x, NULL, &reached);
-			uncached++;
-			held = NULL;
-		} else if (e == held || likely(key_eq(&e->key, &key[j]))) {
-			/* held: the previous frame's flow, which e holds */
-			if (likely(e->reached == c->n_cache))
-				hits_all++;
-			else
-				reached_n[e->reached]++;
-			replay(c, w, e);
-			x->mark = e->mark;
-			v = e->verdict;
-			hits++;
-			held = e;
+		if (likely(key_fast4(rte_pktmbuf_mtod(m, const uint8_t *),
+				     rte_pktmbuf_data_len(m), w0, epoch, &k) == 0)) {
+			if (full)
+				filter_ctx_fill(c, m, ctx, i);
 		} else {
+			filter_ctx_fill(c, m, ctx, i);
+			if (key_parse(x, w0, epoch, &k) < 0) {
+				/* not IP or malformed */
+				v = run_prefix(c, w, x, NULL, &reached);
+				uncached++;
+				goto verdict;
+			}
+		}
+		e = lookup(tab, &k, epoch, &victim);
+		if (e == NULL) {
+			e = victim;
 			if (!full)
-				filter_ctx_fill(c, pkts[i], ctx, i);
+				filter_ctx_fill(c, m, ctx, i);
 			rec.n = 0;
 			rec.bad = 0;
 			v = run_prefix(c, w, x, &rec, &reached);
-			held = NULL;
 			if (likely(!rec.bad)) {
-				e->key = key[j];
+				/* one of this chain's current flows */
+				evictions += (uint32_t)e->key.w[0] == c->id &&
+					     e->key.w[1] >> 32 == epoch;
+				e->key = k;
 				e->verdict = v;
 				e->mark = x->mark;
 				e->reached = reached;
 				e->n_fx = rec.n;
 				memcpy(e->fx, rec.fx, rec.n * sizeof(rec.fx[0]));
 				misses++;
-				held = e;
 			} else {
 				uncached++;
 			}
+			goto verdict;
 		}
-		/* the next frame may share e only when it is the same flow */
-		if (j + 1 < n && slot[j + 1] == e && !same[j + 1])
-			held = NULL;
+		if (likely(e->reached == c->n_cache))
+			hits_all++;
+		else
+			reached_n[e->reached]++;
+		replay(c, w, e);
+		x->mark = e->mark;
+		v = e->verdict;
+		hits++;
+verdict:
 		if (likely(v == 0)) {
 			live[out++] = i;
 		} else {
@@ -499,7 +526,7 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 			c->e[k].fi->ws[w].runs += past;
 		}
 	}
-	cache_paid(cw, hits + misses, hits);
+	cache_paid(cw, hits + misses, hits, evictions);
 	/* counters read by the control thread: whole stores */
 	__atomic_store_n(&fw->hits, fw->hits + hits, __ATOMIC_RELAXED);
 	__atomic_store_n(&fw->misses, fw->misses + misses, __ATOMIC_RELAXED);

@@ -80,11 +80,13 @@ struct filter_chain_elem {
 };
 
 /* How well the verdict cache serves a chain on one worker (that worker's
- * only): a chain whose flows the cache does not hold (more flows than
- * entries, cycled through) skips the cache for a while, doubling the
- * while each time it still does not pay off. */
+ * only): a chain whose flows keep pushing each other out of the cache
+ * (more flows than entries, cycled through) skips the cache for a while,
+ * doubling the while each time it still does not pay off. */
 struct filter_chain_ws {
 	uint32_t lookups, hits;  /* in the current window */
+	uint32_t evictions;      /* misses that pushed out a current entry of
+	                          * this chain */
 	uint32_t skip;           /* rounds left without the cache */
 	uint32_t backoff;        /* the last skip */
 } __rte_cache_aligned;
