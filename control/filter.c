@@ -453,6 +453,8 @@ json_t *filter_list(struct agent *ag, struct jsonl_error *e)
 				json_object_set_new(x, "in_dataplane", json_true());
 				json_object_set(x, "jit", json_object_get(o, "jit"));
 				json_object_set(x, "insns", json_object_get(o, "insns"));
+				json_object_set(x, "flow_cacheable",
+						json_object_get(o, "flow_cacheable"));
 			}
 		for (unsigned int n = 0, a = 0; a < ag->st.n_atts; a++) {
 			for (int d2 = 0; d2 < 2; d2++)
@@ -492,7 +494,10 @@ json_t *filter_list(struct agent *ag, struct jsonl_error *e)
 				"filters", a->chains[d], "ports", ports));
 		}
 	}
+	o = json_pack("{s:b, s:o, s:o}", "dataplane", connected, "loaded", loaded,
+		      "attached", att);
+	if (json_is_object(json_object_get(r, "cache")))
+		json_object_set(o, "cache", json_object_get(r, "cache"));
 	json_decref(r);
-	return json_pack("{s:b, s:o, s:o}", "dataplane", connected, "loaded", loaded,
-			 "attached", att);
+	return o;
 }

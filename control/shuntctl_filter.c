@@ -242,11 +242,30 @@ int ctl_filter_list(int argc, char **argv)
 	return ctl_done(r);
 }
 
+/* The data plane's verdict cache in one line (ebpf/README.md). */
+static void cache_summary(json_t *c)
+{
+	long long hits = json_integer_value(json_object_get(c, "hits")),
+		  misses = json_integer_value(json_object_get(c, "misses"));
+
+	if (!json_is_object(c))
+		return;
+	if (!json_is_true(json_object_get(c, "enabled"))) {
+		printf("verdict cache: off (shunt-dataplane --no-filter-cache)\n");
+		return;
+	}
+	printf("verdict cache: %lld hits, %lld misses (%.1f%% hits), %lld not "
+	       "cacheable frames, %lld run past a thrashing cache\n", hits,
+	       misses, hits + misses ? 100.0 * (double)hits / (double)(hits + misses) : 0.0,
+	       (long long)json_integer_value(json_object_get(c, "uncached")),
+	       (long long)json_integer_value(json_object_get(c, "bypassed")));
+}
+
 /* One row per chain element and port: runs and drops (by reason). */
 int ctl_filter_stats(int argc, char **argv)
 {
 	static const char *const h[] = { "CONTAINER", "IFNAME", "DIR", "PORT", "#",
-		"FILTER", "RUNS", "DROPS", "BY-REASON", NULL };
+		"FILTER", "CACHED", "RUNS", "DROPS", "BY-REASON", NULL };
 	json_t *r = list_call(argc, "stats"), *o, *p, *el, *v;
 	struct table *t;
 	size_t i, k, n;
@@ -280,6 +299,8 @@ int ctl_filter_stats(int argc, char **argv)
 					const char *row[] = { table_jstr(o, "container_id"),
 						table_jstr(o, "ifname"), table_jstr(o, "dir"),
 						table_jstr(p, "port"), idx, table_jstr(el, "filter"),
+						json_is_true(json_object_get(el, "flow_cached")) ?
+							"yes" : "no",
 						table_jint(el, "runs", runs, sizeof(runs)), drops,
 						by[0] ? by : "-" };
 
@@ -287,5 +308,6 @@ int ctl_filter_stats(int argc, char **argv)
 				}
 			}
 	table_print(t, stdout);
+	cache_summary(json_object_get(r, "cache"));
 	return ctl_done(r);
 }

@@ -159,8 +159,15 @@ rc, out, err = ctl("filter", "rules", "fa", "eth0", "from_pod", rules_file)
 check(rc == 0 and udp(5000) == 20, "shuntctl filter rules: 5000 allowed again")
 rc, out, err = ctl("filter", "stats")
 print(out)
-check(rc == 0 and out.splitlines()[0].split()[:6] == ["CONTAINER", "IFNAME", "DIR", "PORT", "#", "FILTER"]
+check(rc == 0 and out.splitlines()[0].split()[:7] == ["CONTAINER", "IFNAME", "DIR", "PORT", "#", "FILTER",
+                                                      "CACHED"]
       and "acl" in out and "policer" in out, "shuntctl filter stats: table per element")
+acl_rows = [l.split() for l in out.splitlines() if " acl " in l]
+pol_rows = [l.split() for l in out.splitlines() if " policer " in l]
+check(acl_rows and all(r[6] == "yes" for r in acl_rows) and pol_rows and all(r[6] == "no" for r in pol_rows),
+      "the ACL at the head of the chain is cached, the policer is not")
+check("verdict cache:" in out and "hits" in out, "and the verdict cache's counts: %s" % (
+    [l for l in out.splitlines() if l.startswith("verdict cache")] or "?"))
 rc, out, err = ctl("-j", "filter", "stats")
 check(rc == 0 and "attached" in json.loads(out), "shuntctl -j filter stats")
 rc, out, err = ctl("filter", "unload", "policer")
