@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
+#include <shunt/dp_api.h>
 #include "agent.h"
 #include "log.h"
 #include "metrics.h"
@@ -125,6 +126,62 @@ static void put_gauge(FILE *f, const char *name, const char *help,
 		help, name, type, name, v);
 }
 
+/* The data plane's workers: polling rounds and the time spent in rounds
+ * that received frames (rate() of it is the worker's load, 1 = saturated). */
+static void put_workers(FILE *f, json_t *ws)
+{
+	json_t *w;
+	size_t i;
+
+	if (json_array_size(ws) == 0)
+		return;
+	fprintf(f, "# HELP shunt_worker_rounds_total Polling rounds of a data plane "
+		"worker.\n# TYPE shunt_worker_rounds_total counter\n");
+	json_array_foreach(ws, i, w)
+		fprintf(f, "shunt_worker_rounds_total{worker=\"%lld\"} %lld\n",
+			(long long)json_integer_value(json_object_get(w, "worker")),
+			(long long)json_integer_value(json_object_get(w, "rounds")));
+	fprintf(f, "# HELP shunt_worker_busy_seconds_total Time a data plane worker "
+		"spent in rounds that received frames.\n"
+		"# TYPE shunt_worker_busy_seconds_total counter\n");
+	json_array_foreach(ws, i, w) {
+		double hz = (double)json_integer_value(json_object_get(w, "tsc_hz"));
+
+		fprintf(f, "shunt_worker_busy_seconds_total{worker=\"%lld\"} %.9g\n",
+			(long long)json_integer_value(json_object_get(w, "worker")),
+			hz > 0 ? (double)json_integer_value(json_object_get(w,
+				"busy_tsc")) / hz : 0.0);
+	}
+}
+
+/* The data plane's verdict cache for flow-cacheable filters. */
+static void put_cache(FILE *f, struct agent *ag)
+{
+	static const char *const what[][2] = {
+		{ "hits", "Frames given a cached filter verdict." },
+		{ "misses", "Frames whose filters ran and whose result was cached." },
+		{ "uncached", "Frames of cacheable filters run uncached (not IP, "
+			      "malformed, too many counter adds)." },
+		{ "bypassed", "Frames run past the cache while their chain "
+			      "thrashed it." },
+	};
+	json_t *r = NULL, *c;
+	char msg[128];
+	int code;
+
+	if (dp_client_call(ag->dp, DP_M_FILTER_LIST, NULL, &r, &code, msg,
+			   sizeof(msg)) < 0)
+		return;
+	c = json_object_get(r, "cache");
+	for (size_t i = 0; json_is_object(c) && i < sizeof(what) / sizeof(what[0]); i++)
+		fprintf(f, "# HELP shunt_filter_cache_%s_total %s\n"
+			"# TYPE shunt_filter_cache_%s_total counter\n"
+			"shunt_filter_cache_%s_total %lld\n", what[i][0],
+			what[i][1], what[i][0], what[i][0],
+			(long long)json_integer_value(json_object_get(c, what[i][0])));
+	json_decref(r);
+}
+
 /* The page, malloc'd, or NULL on no memory. */
 static char *page_build(struct metrics *m, size_t *len)
 {
@@ -159,8 +216,10 @@ static char *page_build(struct metrics *m, size_t *len)
 	if (st != NULL) {
 		put_entries(f, st, true);
 		put_entries(f, st, false);
+		put_workers(f, json_object_get(st, "workers"));
 	}
 	json_decref(st);
+	put_cache(f, ag);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -114,6 +114,13 @@ reasons = {dict(ls).get("reason") for (n, ls) in s1 if n == "shunt_port_drops_to
 check({"no_route", "spoof_ip", "tx_full"} <= reasons, "every drop reason has a sample")
 net = {dict(ls).get("network") for (n, ls) in s1 if n == "shunt_pod_rx_packets_total"}
 check(net == {"n1"}, "pod samples carry the network label")
+b0, b1 = value(s0, "shunt_worker_busy_seconds_total", worker="0"), \
+    value(s1, "shunt_worker_busy_seconds_total", worker="0")
+r0, r1 = value(s0, "shunt_worker_rounds_total", worker="0"), value(s1, "shunt_worker_rounds_total", worker="0")
+check(b0 is not None and b1 > b0 and r1 > r0,
+      "worker 0's busy seconds and rounds grow with traffic (%s -> %s s, %s -> %s rounds)" % (b0, b1, r0, r1))
+check(all(value(s1, "shunt_filter_cache_%s_total" % k) is not None
+          for k in ("hits", "misses", "uncached", "bypassed")), "the verdict cache's counters are exported")
 
 # Label values are escaped: an ifname may hold '"' and '\\' (memif: no
 # kernel interface, only a socket name).
