@@ -633,6 +633,11 @@ unsigned int filter_chain_len(const struct filter_chain *c)
 	return c ? c->n : 0;
 }
 
+const struct filter_chain_meta *filter_chain_meta(const struct filter_chain *c)
+{
+	return &c->meta;
+}
+
 unsigned int filter_chain_n_cached(const struct filter_chain *c)
 {
 	return c ? c->n_cache : 0;

@@ -201,6 +201,8 @@ void filter_chain_free(struct filter_chain *c);
 int filter_chain_publish(struct filter_chain **slot, struct filter_chain *fresh,
 			 struct rte_rcu_qsbr *qsbr);
 unsigned int filter_chain_len(const struct filter_chain *c);
+/* What c was built with (its meta). */
+const struct filter_chain_meta *filter_chain_meta(const struct filter_chain *c);
 /* How many of c's leading elements the verdict cache covers. */
 unsigned int filter_chain_n_cached(const struct filter_chain *c);
 

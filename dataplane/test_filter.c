@@ -1012,10 +1012,13 @@ static void *worker(void *arg)
 		if (c == NULL) {
 			worker_none++;
 		} else {
+			/* chain i has tenant i + 1 and pair i & 1 */
+			uint32_t t = filter_chain_meta(c)->tenant;
+			uint32_t want = ((t - 1) & 1 ? 12 : 3) | t << 8;
+
 			filter_chain_run(c, 0, pk, 32, verdicts, marks);
 			for (int i = 0; i < 32; i++)
-				if (verdicts[i] != 0 ||
-				    (marks[i] != 3 && marks[i] != 12))
+				if (verdicts[i] != 0 || marks[i] != want)
 					worker_bad++;
 			worker_pkts += 32;
 		}
@@ -1026,7 +1029,9 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static void test_replace(void)
+/* cached: the flow-cacheable build of the mark filters, so the verdict
+ * cache serves every frame but the first of each chain. */
+static void test_replace(bool cached)
 {
 	struct filter *mk[4];
 	struct filter_inst *fi[4];
@@ -1036,10 +1041,12 @@ static void test_replace(void)
 	char err[256];
 	int i;
 
+	stop = 0;
+	worker_pkts = worker_bad = worker_none = 0;
 	for (i = 0; i < 4; i++) {
-		char n[8];
+		char n[12];
 
-		snprintf(n, sizeof(n), "mark%d", 1 << i);
+		snprintf(n, sizeof(n), "%smark%d", cached ? "c" : "", 1 << i);
 		mk[i] = load(n, 0);
 		if (mk[i] == NULL)
 			return;
@@ -1054,8 +1061,12 @@ static void test_replace(void)
 		/* {1,2} then {4,8}: one filter of a chain is never seen alone */
 		struct filter_inst *pair[2] = { fi[(i & 1) * 2], fi[(i & 1) * 2 + 1] };
 
-		CHECK(filter_chain_build(pair, NULL, 2, NULL, &c, err,
+		struct filter_chain_meta meta = { .tenant = (uint32_t)i + 1 };
+
+		CHECK(filter_chain_build(pair, NULL, 2, &meta, &c, err,
 					 sizeof(err)) == 0, "build: %s", err);
+		CHECK(filter_chain_n_cached(c) == (cached ? 2u : 0u),
+		      "chain caches %u elements", filter_chain_n_cached(c));
 		filter_chain_publish(&live_chain, c, qsbr);
 	}
 	while (worker_pkts < 32 * 100)
@@ -1063,11 +1074,12 @@ static void test_replace(void)
 	stop = 1;
 	pthread_join(th, NULL);
 	filter_chain_publish(&live_chain, NULL, qsbr);
-	printf("  1000 replacements: worker ran %llu packets, %llu with a "
-	       "verdict from a partial chain\n",
+	printf("  1000 replacements%s: worker ran %llu packets, %llu with a "
+	       "verdict from a partial chain or another chain\n",
+	       cached ? " (cacheable filters)" : "",
 	       (unsigned long long)worker_pkts, (unsigned long long)worker_bad);
-	CHECK(worker_bad == 0, "%llu packets saw half a chain",
-	      (unsigned long long)worker_bad);
+	CHECK(worker_bad == 0, "%llu packets saw half a chain or another's "
+	      "result", (unsigned long long)worker_bad);
 	CHECK(worker_pkts > 0, "worker ran nothing");
 	for (i = 0; i < 32; i++)
 		rte_pktmbuf_free(pk[i]);
@@ -1112,7 +1124,8 @@ int main(int argc, char **argv)
 	test_cache();
 	printf("%d vectors, JIT and interpreter agreeing on each\n", n_vectors);
 	test_refusals();
-	test_replace();
+	test_replace(false);
+	test_replace(true);
 	filter_cache_free();
 	rte_eal_cleanup();
 	printf("%s: %d failures\n", failures ? "FAIL" : "PASS", failures);
