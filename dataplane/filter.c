@@ -583,8 +583,12 @@ int filter_chain_build(struct filter_inst *const *insts,
 		return -ENOMEM;
 	}
 	c->n = n;
-	if (++chain_seq == 0)
+	if (++chain_seq == 0) {
+		/* ids wrapped (after 4G builds): a new epoch, so no entry
+		 * kept from the chain that had this id before can match */
 		chain_seq = 1;  /* 0 marks an empty cache entry */
+		filter_epoch_bump();
+	}
 	c->id = chain_seq;
 	if (meta != NULL)
 		c->meta = *meta;
