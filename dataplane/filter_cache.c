@@ -283,7 +283,7 @@ static inline bool one_flow(struct rte_mbuf **pkts, const uint8_t *live,
 /* The entry holding k, or NULL with *victim set to the way of k's
  * bucket a miss should take: an entry of an older epoch (useless) if
  * there is one, else the ways in turn. */
-static inline struct fc_entry *lookup(struct fc_entry *tab,
+static __rte_always_inline struct fc_entry *lookup(struct fc_entry *tab,
 				      const struct fc_key *k, uint64_t epoch,
 				      struct fc_entry **victim)
 {
