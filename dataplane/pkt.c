@@ -311,8 +311,6 @@ uint32_t pkt_nd_reply(uint8_t *data, uint32_t len,
 	return ND_REPLY_LEN;
 }
 
-static uint16_t csum_replace16(uint16_t hc, uint16_t m, uint16_t m2);
-
 void pkt_echo_reply(uint8_t *data, uint32_t len,
 		    const struct rte_ether_addr *our_mac)
 {
@@ -332,7 +330,7 @@ void pkt_echo_reply(uint8_t *data, uint32_t len,
 		ip->hdr_checksum = 0;
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		/* Type 8 -> 0 changes one 16-bit word of the ICMP message. */
-		*ck = rte_cpu_to_be_16(csum_replace16(rte_be_to_cpu_16(*ck),
+		*ck = rte_cpu_to_be_16(pkt_csum_replace16(rte_be_to_cpu_16(*ck),
 				       (uint16_t)(icmp[0] << 8 | icmp[1]),
 				       (uint16_t)(0 << 8 | icmp[1])));
 		icmp[0] = 0;
@@ -350,34 +348,3 @@ void pkt_echo_reply(uint8_t *data, uint32_t len,
 }
 
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), on 16-bit words. */
-static inline uint16_t csum_replace16(uint16_t hc, uint16_t m, uint16_t m2)
-{
-	uint32_t s = (uint16_t)~hc + (uint32_t)(uint16_t)~m + m2;
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-bool pkt_ipv4_ttl_dec(struct rte_ipv4_hdr *ip)
-{
-	uint16_t old, new;
-
-	if (ip->time_to_live <= 1)
-		return false;
-	/* TTL and protocol share one 16-bit word of the header. */
-	old = rte_be_to_cpu_16(*(const rte_be16_t *)&ip->time_to_live);
-	ip->time_to_live--;
-	new = rte_be_to_cpu_16(*(const rte_be16_t *)&ip->time_to_live);
-	ip->hdr_checksum = rte_cpu_to_be_16(
-		csum_replace16(rte_be_to_cpu_16(ip->hdr_checksum), old, new));
-	return true;
-}
-
-bool pkt_ipv6_hop_dec(struct rte_ipv6_hdr *ip6)
-{
-	if (ip6->hop_limits <= 1)
-		return false;
-	ip6->hop_limits--;
-	return true;
-}

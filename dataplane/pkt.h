@@ -84,11 +84,43 @@ uint32_t pkt_nd_reply(uint8_t *data, uint32_t len,
 void pkt_echo_reply(uint8_t *data, uint32_t len,
 		    const struct rte_ether_addr *our_mac);
 
+/* One's complement checksum hc after a 16-bit word changed from m to m2
+ * (RFC 1624, eqn. 3); host order in and out. */
+static inline uint16_t pkt_csum_replace16(uint16_t hc, uint16_t m, uint16_t m2)
+{
+	uint32_t s = (uint16_t)~hc + (uint32_t)(uint16_t)~m + m2;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
 /* Decrement the IPv4 TTL with an incremental checksum update (RFC 1624).
- * Returns false when the packet must be dropped (TTL would reach 0). */
-bool pkt_ipv4_ttl_dec(struct rte_ipv4_hdr *ip);
+ * Returns false when the packet must be dropped (TTL would reach 0).
+ * Inline, and the TTL/protocol word read and written whole: a byte store
+ * then a 16-bit load of the same word stalls store forwarding (this was
+ * 18% of a worker's time at 20 Mpps). */
+static inline bool pkt_ipv4_ttl_dec(struct rte_ipv4_hdr *ip)
+{
+	rte_be16_t *w = (rte_be16_t *)&ip->time_to_live;  /* TTL, protocol */
+	uint16_t old = rte_be_to_cpu_16(*w), new;
+
+	if ((old >> 8) <= 1)
+		return false;
+	new = (uint16_t)(old - 0x100);
+	*w = rte_cpu_to_be_16(new);
+	ip->hdr_checksum = rte_cpu_to_be_16(
+		pkt_csum_replace16(rte_be_to_cpu_16(ip->hdr_checksum), old, new));
+	return true;
+}
 
 /* Same for the IPv6 hop limit (no header checksum). */
-bool pkt_ipv6_hop_dec(struct rte_ipv6_hdr *ip6);
+static inline bool pkt_ipv6_hop_dec(struct rte_ipv6_hdr *ip6)
+{
+	if (ip6->hop_limits <= 1)
+		return false;
+	ip6->hop_limits--;
+	return true;
+}
 
 #endif
