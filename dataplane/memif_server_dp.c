@@ -134,6 +134,36 @@ static int memif_server_rx_slow(struct memif_server *s, uint16_t ring_size,
 	return e - i + 1;
 }
 
+/*
+ * n mbufs from mp, set up as rte_pktmbuf_alloc_bulk() would but writing
+ * their first cache line only: a pool's free mbufs already have next NULL,
+ * nb_segs 1 and refcnt 1 (rte_mbuf_raw_free()'s contract, which every
+ * free path keeps), so the second line (next, tx_offload) is not touched.
+ * perf put a quarter of the receive function in those stores (a cache
+ * miss per mbuf). Nothing here uses tx_offload without setting it, and
+ * no pool of ours has external buffers. Returns 0 or -ENOENT.
+ */
+static inline int memif_server_mbufs_get(struct rte_mempool *mp,
+					 struct rte_mbuf **m, unsigned int n)
+{
+	if (rte_mempool_get_bulk(mp, (void **)m, n) != 0)
+		return -ENOENT;
+	for (unsigned int i = 0; i < n; i++) {
+		struct rte_mbuf *x = m[i];
+
+		x->data_off = RTE_PKTMBUF_HEADROOM;
+		x->port = RTE_MBUF_PORT_INVALID;
+		x->ol_flags = 0;
+		x->packet_type = 0;
+		x->pkt_len = 0;
+		x->data_len = 0;
+		x->vlan_tci = 0;
+		x->vlan_tci_outer = 0;
+		RTE_ASSERT(x->next == NULL && x->nb_segs == 1);
+	}
+	return 0;
+}
+
 uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 			       struct rte_mbuf **pkts, uint16_t n)
 {
@@ -165,7 +195,7 @@ uint16_t memif_server_rx_burst(struct memif_server *s, uint16_t qid,
 		avail = q->size;
 	}
 	want = RTE_MIN(n, avail);
-	while (unlikely(rte_pktmbuf_alloc_bulk(s->pool, pkts, want) != 0)) {
+	while (unlikely(memif_server_mbufs_get(s->pool, pkts, want) != 0)) {
 		nombuf++;
 		want /= 2;	/* a nearly empty pool still serves a few */
 		if (want == 0)
