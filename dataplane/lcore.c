@@ -27,7 +27,6 @@ _Static_assert(FILTER_MAX_WORKERS >= DP_MAX_WORKERS,
 struct txbuf {
 	struct port *port;
 	uint16_t n;
-	uint64_t bytes;
 	struct rte_mbuf *m[DP_MAX_BURST];
 };
 
@@ -44,6 +43,7 @@ static void tx_flush(struct worker *wk, struct txbuf *tb)
 	struct port_counters *c = &wk->cnt[tb->port->id];
 	const struct filter_chain *fc =
 		__atomic_load_n(&tb->port->filters[SHUNT_DIR_TO_POD], __ATOMIC_ACQUIRE);
+	uint64_t bytes = 0;
 	uint16_t sent;
 
 	if (unlikely(fc != NULL)) {
@@ -51,23 +51,25 @@ static void tx_flush(struct worker *wk, struct txbuf *tb)
 		uint16_t nd = 0;
 
 		tb->n = filter_chain_apply(fc, wk->w, tb->m, tb->n, drops, &nd);
-		for (uint16_t i = 0; i < nd; i++) {
-			tb->bytes -= rte_pktmbuf_pkt_len(drops[i]);
+		for (uint16_t i = 0; i < nd; i++)
 			rte_pktmbuf_free(drops[i]);
-		}
 		c->drops[DROP_FILTER] += nd;
 	}
+	/* Counted here, while the frames are still ours, not as they are
+	 * queued: a running sum kept in the buffer made each frame wait on
+	 * the previous one's store. */
+	for (uint16_t i = 0; i < tb->n; i++)
+		bytes += rte_pktmbuf_pkt_len(tb->m[i]);
 	sent = port_tx(tb->port, wk->w, tb->m, tb->n);
 
 	c->tx_pkts += sent;
 	for (uint16_t i = sent; i < tb->n; i++) {
-		tb->bytes -= rte_pktmbuf_pkt_len(tb->m[i]);
+		bytes -= rte_pktmbuf_pkt_len(tb->m[i]);
 		rte_pktmbuf_free(tb->m[i]);
 	}
-	c->tx_bytes += tb->bytes;
+	c->tx_bytes += bytes;
 	c->drops[DROP_TX_FULL] += tb->n - sent;
 	tb->n = 0;
-	tb->bytes = 0;
 }
 
 static void tx_flush_all(struct worker *wk)
@@ -92,7 +94,6 @@ static inline void tx_enqueue(struct worker *wk, struct port *out,
 		wk->dirty[wk->ndirty++] = out->id;
 	}
 	tb->m[tb->n++] = m;
-	tb->bytes += rte_pktmbuf_pkt_len(m);
 	if (tb->n == DP_MAX_BURST)
 		tx_flush(wk, tb);
 }
