@@ -80,8 +80,12 @@ check(ra == 0 and rb == 0 and sa.get("bad_words") == "0" and sb.get("bad_words")
           ra, rb, sa.get("MBps"), oa, ob))
 
 # Small messages, many at once: every frame takes a slot of the receiver's
-# ring however small, so the sender caps its frames in flight; the data
-# plane must never find the receiver's ring full.
+# ring however small, so the sender caps its data frames in flight; no data
+# frame may find the receiver's ring full (it would be sent again, after a
+# stall). Acks are not capped: one may, rarely, find the ring full (a
+# clean-clone CI run saw 1 in 8,000 frames, with no resend); a lost ack
+# costs nothing, the next one covers it. So: no resend, and at most a few
+# full-ring drops.
 full0 = sum(dp.stats(p)["drops"]["tx_full"] for p in ("m1", "m2"))
 (ra, oa), (rb, ob) = pair("both", "both", ("--bytes", "16M", "--msg", "4096", "--depth", "600")
                           + PERF_ARGS)
@@ -90,9 +94,9 @@ full = sum(dp.stats(p)["drops"]["tx_full"] for p in ("m1", "m2")) - full0
 check(ra == 0 and rb == 0 and sa.get("bad_words") == "0" and sb.get("bad_words") == "0",
       "16M each way in 4 KiB messages, 600 at once: exit %s/%s, %s MB/s\n%s\n%s" % (
           ra, rb, sa.get("MBps"), oa, ob))
-check(full == 0 and sa.get("retransmits") == "0" and sb.get("retransmits") == "0",
-      "... no frame found the receiver's ring full (%d) and none was sent again (%s, %s)" % (
-          full, sa.get("retransmits"), sb.get("retransmits")))
+check(full <= 4 and sa.get("retransmits") == "0" and sb.get("retransmits") == "0",
+      "... no data frame found the receiver's ring full: none was sent again (%s, %s);"
+      " full-ring drops (acks) %d" % (sa.get("retransmits"), sb.get("retransmits"), full))
 
 (ra, oa), (rb, ob) = pair("pingpong", "pingpong", ("--msg", "64", "--iters", "2000") + PERF_ARGS)
 check(ra == 0 and rb == 0, "pingpong 64 B: exit %s/%s\n%s\n%s" % (ra, rb, oa, ob))
