@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
-#include <shunt/dp_api.h>
 #include "agent.h"
 #include "log.h"
 #include "metrics.h"
@@ -154,8 +153,9 @@ static void put_workers(FILE *f, json_t *ws)
 	}
 }
 
-/* The data plane's verdict cache for flow-cacheable filters. */
-static void put_cache(FILE *f, struct agent *ag)
+/* The data plane's verdict cache for flow-cacheable filters (from its
+ * stats). */
+static void put_cache(FILE *f, json_t *c)
 {
 	static const char *const what[][2] = {
 		{ "hits", "Frames given a cached filter verdict." },
@@ -165,21 +165,13 @@ static void put_cache(FILE *f, struct agent *ag)
 		{ "bypassed", "Frames run past the cache while their chain "
 			      "thrashed it." },
 	};
-	json_t *r = NULL, *c;
-	char msg[128];
-	int code;
 
-	if (dp_client_call(ag->dp, DP_M_FILTER_LIST, NULL, &r, &code, msg,
-			   sizeof(msg)) < 0)
-		return;
-	c = json_object_get(r, "cache");
 	for (size_t i = 0; json_is_object(c) && i < sizeof(what) / sizeof(what[0]); i++)
 		fprintf(f, "# HELP shunt_filter_cache_%s_total %s\n"
 			"# TYPE shunt_filter_cache_%s_total counter\n"
 			"shunt_filter_cache_%s_total %lld\n", what[i][0],
 			what[i][1], what[i][0], what[i][0],
 			(long long)json_integer_value(json_object_get(c, what[i][0])));
-	json_decref(r);
 }
 
 /* The page, malloc'd, or NULL on no memory. */
@@ -217,9 +209,9 @@ static char *page_build(struct metrics *m, size_t *len)
 		put_entries(f, st, true);
 		put_entries(f, st, false);
 		put_workers(f, json_object_get(st, "workers"));
+		put_cache(f, json_object_get(st, "filter_cache"));
 	}
 	json_decref(st);
-	put_cache(f, ag);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

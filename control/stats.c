@@ -51,7 +51,7 @@ static json_t *pod_new(const struct attachment *a)
 json_t *stats_get(struct agent *ag, const struct attachment *only,
 		  struct jsonl_error *e)
 {
-	json_t *r = NULL, *pods, *pod, *p, *ports, *workers;
+	json_t *r = NULL, *pods, *pod, *p, *ports, *workers, *cache;
 	const char *key;
 	char msg[256];
 	int code = 0, rc;
@@ -102,11 +102,14 @@ json_t *stats_get(struct agent *ag, const struct attachment *only,
 		json_array_append(ports, p);
 	}
 	workers = only == NULL ? json_incref(json_object_get(r, "workers")) : NULL;
+	cache = only == NULL ? json_incref(json_object_get(r, "filter_cache")) : NULL;
 	json_decref(r);
 	r = json_pack("{s:I, s:[], s:o}", "time_ms", (json_int_t)agent_now_ms(),
 		      "pods", "ports", ports);
 	if (workers != NULL)
 		json_object_set_new(r, "workers", workers);
+	if (cache != NULL)
+		json_object_set_new(r, "filter_cache", cache);
 	/* jansson iterates in insertion order: the state's order. */
 	json_object_foreach(pods, key, pod)
 		json_array_append(json_object_get(r, "pods"), pod);

@@ -472,7 +472,8 @@ static json_t *m_stats(json_t *params, int *code, char *err, size_t errlen)
 			"busy_tsc", (json_int_t)__atomic_load_n(
 				&dp.wcnt[w].busy_tsc, __ATOMIC_RELAXED),
 			"tsc_hz", (json_int_t)rte_get_tsc_hz()));
-	return json_pack("{s:o, s:o}", "ports", a, "workers", ws);
+	return json_pack("{s:o, s:o, s:o}", "ports", a, "workers", ws,
+			 "filter_cache", filter_cache_json());
 }
 
 static json_t *m_config_get(json_t *params, int *code, char *err, size_t errlen)

@@ -242,6 +242,8 @@ json_t *filter_m_attach(json_t *params, int *code, char *err, size_t errlen);
 json_t *filter_m_detach(json_t *params, int *code, char *err, size_t errlen);
 json_t *filter_m_rules(json_t *params, int *code, char *err, size_t errlen);
 json_t *filter_m_list(json_t *params, int *code, char *err, size_t errlen);
+/* The verdict cache's counts, as filter.list and stats report them. */
+json_t *filter_cache_json(void);
 void filter_port_detach(struct port *p, int dir);
 
 /* lcore.c */

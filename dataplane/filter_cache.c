@@ -337,15 +337,16 @@ static uint32_t run_prefix(const struct filter_chain *c, unsigned int w,
 	return v;
 }
 
-/* Replay entry e's drop count and counter adds (runs: by the caller). */
+/* Replay entry e's drop count and counter adds for n frames of its flow
+ * (runs: by the caller, which counts them a round at a time). */
 static inline void replay(const struct filter_chain *c, unsigned int w,
-			  const struct fc_entry *e)
+			  const struct fc_entry *e, uint32_t n)
 {
 	if (unlikely(e->verdict != 0))
 		c->e[FILTER_VERDICT_POS(e->verdict)].fi->ws[w]
-			.drops[FILTER_VERDICT_REASON(e->verdict)]++;
+			.drops[FILTER_VERDICT_REASON(e->verdict)] += n;
 	for (unsigned int j = 0; j < e->n_fx; j++)
-		*e->fx[j].counter += e->fx[j].val;
+		*e->fx[j].counter += e->fx[j].val * n;
 }
 
 /*
@@ -381,19 +382,6 @@ static inline void cache_paid(struct filter_chain_ws *cw, uint32_t lookups,
 	cw->lookups = 0;
 	cw->hits = 0;
 	cw->evictions = 0;
-}
-
-/* The same, for n frames of e's flow, runs included. */
-static inline void replay_n(const struct filter_chain *c, unsigned int w,
-			    const struct fc_entry *e, uint32_t n)
-{
-	for (unsigned int k = 0; k < e->reached; k++)
-		c->e[k].fi->ws[w].runs += n;
-	if (e->verdict != 0)
-		c->e[FILTER_VERDICT_POS(e->verdict)].fi->ws[w]
-			.drops[FILTER_VERDICT_REASON(e->verdict)] += n;
-	for (unsigned int j = 0; j < e->n_fx; j++)
-		*e->fx[j].counter += e->fx[j].val * n;
 }
 
 int filter_cache_run(const struct filter_chain *c, unsigned int w,
@@ -432,7 +420,9 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 		struct fc_entry *victim, *e = lookup(tab, &key0, epoch, &victim);
 
 		if (e != NULL && one_flow(pkts, live, n)) {
-			replay_n(c, w, e, n);
+			for (unsigned int k = 0; k < e->reached; k++)
+				c->e[k].fi->ws[w].runs += n;
+			replay(c, w, e, n);
 			for (uint16_t j = 0; (full || want_marks ||
 					      e->verdict != 0) && j < n; j++) {
 				uint8_t i = live[j];
@@ -504,7 +494,7 @@ int filter_cache_run(const struct filter_chain *c, unsigned int w,
 			hits_all++;
 		else
 			reached_n[e->reached]++;
-		replay(c, w, e);
+		replay(c, w, e, 1);
 		x->mark = e->mark;
 		v = e->verdict;
 		hits++;

@@ -352,10 +352,23 @@ static json_t *elem_json(const struct port *p, int dir,
 			 "drops", drops, "counters", counters);
 }
 
+json_t *filter_cache_json(void)
+{
+	struct filter_cache_stats cs;
+
+	filter_cache_stats_read(&cs);
+	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:i}",
+		"enabled", filter_cache_enabled(), "hits", (json_int_t)cs.hits,
+		"misses", (json_int_t)cs.misses,
+		"uncached", (json_int_t)cs.uncached,
+		"bypassed", (json_int_t)cs.bypassed,
+		"workers", (json_int_t)cs.workers,
+		"entries_per_worker", FILTER_CACHE_ENTRIES);
+}
+
 json_t *filter_m_list(json_t *params, int *code, char *err, size_t errlen)
 {
 	json_t *loaded = json_array(), *att = json_array();
-	struct filter_cache_stats cs;
 
 	(void)params; (void)code; (void)err; (void)errlen;
 	for (int i = 0; i < FILTER_REG_MAX; i++)
@@ -380,13 +393,6 @@ json_t *filter_m_list(json_t *params, int *code, char *err, size_t errlen)
 				p->args.name, "dir", dir_names[d], "chain", chain));
 		}
 	}
-	filter_cache_stats_read(&cs);
-	return json_pack("{s:o, s:o, s:{s:b, s:I, s:I, s:I, s:I, s:I, s:i}}",
-		"loaded", loaded, "attached", att, "cache",
-		"enabled", filter_cache_enabled(), "hits", (json_int_t)cs.hits,
-		"misses", (json_int_t)cs.misses,
-		"uncached", (json_int_t)cs.uncached,
-		"bypassed", (json_int_t)cs.bypassed,
-		"workers", (json_int_t)cs.workers,
-		"entries_per_worker", FILTER_CACHE_ENTRIES);
+	return json_pack("{s:o, s:o, s:o}", "loaded", loaded, "attached", att,
+			 "cache", filter_cache_json());
 }

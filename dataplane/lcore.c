@@ -302,6 +302,7 @@ static void process_burst(struct worker *wk, struct port *in,
 int lcore_worker_main(void *arg)
 {
 	unsigned int w = (unsigned int)(uintptr_t)arg, idle = 0;
+	uint64_t round_end;
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 	struct worker *wk;
 
@@ -313,11 +314,12 @@ int lcore_worker_main(void *arg)
 	rte_rcu_qsbr_thread_register(dp.qsbr, w);
 	rte_rcu_qsbr_thread_online(dp.qsbr, w);
 
+	round_end = rte_rdtsc();
 	while (!dp.quit) {
 		const struct poll_list *pl =
 			__atomic_load_n(&dp.poll[w], __ATOMIC_ACQUIRE);
 		uint16_t burst = (uint16_t)dp.cfg.burst, total = 0;
-		uint64_t t0 = rte_rdtsc();
+		uint64_t now;
 
 		for (uint16_t i = 0; pl != NULL && i < pl->n; i++) {
 			struct port *p = pl->e[i].port;
@@ -334,7 +336,10 @@ int lcore_worker_main(void *arg)
 			tx_flush_all(wk);
 		rte_rcu_qsbr_quiescent(dp.qsbr, w);
 
-		/* whole stores: the control thread reads them */
+		/* whole stores: the control thread reads them. Rounds run
+		 * back to back, so one TSC read a round times them all: a
+		 * busy round is the time since the previous one ended. */
+		now = rte_rdtsc();
 		__atomic_store_n(&dp.wcnt[w].rounds, dp.wcnt[w].rounds + 1,
 				 __ATOMIC_RELAXED);
 		if (total != 0) {
@@ -342,14 +347,16 @@ int lcore_worker_main(void *arg)
 			__atomic_store_n(&dp.wcnt[w].busy_rounds,
 					 dp.wcnt[w].busy_rounds + 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&dp.wcnt[w].busy_tsc, dp.wcnt[w].busy_tsc +
-					 (rte_rdtsc() - t0), __ATOMIC_RELAXED);
+					 (now - round_end), __ATOMIC_RELAXED);
 		} else if (++idle >= IDLE_ROUNDS && dp.cfg.idle_sleep_us) {
 			struct timespec ts = { 0, dp.cfg.idle_sleep_us * 1000L };
 
 			rte_rcu_qsbr_thread_offline(dp.qsbr, w);
 			nanosleep(&ts, NULL);
 			rte_rcu_qsbr_thread_online(dp.qsbr, w);
+			now = rte_rdtsc();  /* the sleep is not the next round's */
 		}
+		round_end = now;
 	}
 	rte_rcu_qsbr_thread_offline(dp.qsbr, w);
 	rte_rcu_qsbr_thread_unregister(dp.qsbr, w);
